@@ -1,0 +1,1 @@
+"""Embedding providers; see base.py for the protocol and registry."""

@@ -1,0 +1,181 @@
+"""The vector store protocol: what the pipeline and search need from Qdrant, whichever backend.
+
+Two implementations: `edge.py` (Qdrant Edge, embedded, the default) and `server.py` (a Qdrant
+server or cluster through qdrant-client). One contract test suite (tests/test_store_contract.py)
+runs against both, so the pipeline and search never branch on the backend.
+
+Points are addressed by document id; the backend derives the Qdrant point id (UUIDv5 of the
+document id) so every upsert is idempotent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Literal, Protocol, Sequence, runtime_checkable
+
+DENSE_VECTOR = "dense"
+SPARSE_VECTOR = "bm25"
+SearchMode = Literal["dense", "sparse", "hybrid"]
+
+# Payload fields with a Qdrant payload index, by schema type. Every filter field is indexed.
+KEYWORD_FIELDS = ("document_id", "kind", "component_id", "component_type", "bucket_id", "table_id",
+                  "stage", "content_hash", "produced_by", "consumed_by")
+INTEGER_FIELDS = ("project_id",)
+DATETIME_FIELDS = ("indexed_at", "last_changed_at")
+
+_POINT_NAMESPACE = uuid.UUID("6f1c7f0e-3b7a-5c55-9a51-4b2d0c9e8a11")
+
+
+def point_id(document_id: str) -> str:
+    """Qdrant point id for a document id: UUIDv5, so re-upserting a document overwrites it."""
+    return str(uuid.uuid5(_POINT_NAMESPACE, document_id))
+
+
+@dataclass(frozen=True)
+class SparseVector:
+    indices: list[int]
+    values: list[float]
+
+
+@dataclass
+class PointRecord:
+    """One document ready for the store: its vectors and its payload (which holds the hash)."""
+
+    document_id: str
+    dense: Sequence[float]
+    sparse: SparseVector
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CollectionMeta:
+    """What a collection was built with; indexing with anything else is refused."""
+
+    embedder_id: str
+    dimension: int
+    distance: str = "cosine"
+    sparse: str = "bm25"
+    schema_version: int = 1
+
+    def describe(self) -> str:
+        return f"{self.embedder_id} ({self.dimension} dimensions, {self.distance})"
+
+
+@dataclass
+class SearchFilters:
+    """Payload filters; within one field values are OR-ed, across fields AND-ed."""
+
+    project_ids: list[int] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    bucket_ids: list[str] = field(default_factory=list)
+    component_ids: list[str] = field(default_factory=list)
+    stages: list[str] = field(default_factory=list)
+    table_ids: list[str] = field(default_factory=list)
+
+    def by_field(self) -> dict[str, list[Any]]:
+        pairs = {
+            "project_id": self.project_ids,
+            "kind": self.kinds,
+            "bucket_id": self.bucket_ids,
+            "component_id": self.component_ids,
+            "stage": self.stages,
+            "table_id": self.table_ids,
+        }
+        return {key: values for key, values in pairs.items() if values}
+
+    def is_empty(self) -> bool:
+        return not self.by_field()
+
+
+@dataclass
+class QueryVectors:
+    dense: Sequence[float] | None
+    sparse: SparseVector | None
+
+
+@dataclass
+class Hit:
+    document_id: str
+    score: float
+    payload: dict[str, Any]
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """One collection (or its alias) in one backend."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def location(self) -> str:
+        """Where the collection lives, for messages (a path or a URL without credentials)."""
+        ...
+
+    def meta(self) -> CollectionMeta | None:
+        """The collection's build settings, or None when it does not exist yet."""
+        ...
+
+    def ensure(self, meta: CollectionMeta) -> None:
+        """Create the collection with its payload indexes if missing; raise StoreError
+        naming `--rebuild` if it exists with other settings."""
+        ...
+
+    def content_hashes(self, project_id: int | None = None) -> dict[str, str]:
+        """document id -> content_hash of every stored point (of one project, if given)."""
+        ...
+
+    def upsert(self, points: Sequence[PointRecord]) -> None: ...
+
+    def delete(self, document_ids: Sequence[str]) -> None: ...
+
+    def retrieve(self, document_ids: Sequence[str], with_vectors: bool = False) -> list[Hit]:
+        """Stored points for the ids that exist (score 0); vectors under payload['_vectors']
+        when asked."""
+        ...
+
+    def query(self, vectors: QueryVectors, mode: SearchMode, filters: SearchFilters,
+              limit: int) -> list[Hit]: ...
+
+    def recommend(self, document_id: str, filters: SearchFilters, limit: int) -> list[Hit]:
+        """Points most like a stored one (dense vectors), excluding itself."""
+        ...
+
+    def count(self, filters: SearchFilters | None = None) -> int: ...
+
+    def counts_by(self, key: str) -> dict[Any, int]:
+        """Point counts per value of a keyword or integer payload field."""
+        ...
+
+    def scroll(self, filters: SearchFilters | None = None, batch: int = 1000) -> Iterator[Hit]: ...
+
+    def read_state(self) -> dict[str, Any]:
+        """Small JSON state kept with the collection (last run summary)."""
+        ...
+
+    def write_state(self, state: dict[str, Any]) -> None: ...
+
+    def start_rebuild(self, meta: CollectionMeta) -> "VectorStore":
+        """A new, empty physical collection that searches do not see until `promote`."""
+        ...
+
+    def promote(self, staging: "VectorStore") -> None:
+        """Point the alias (server) or the current-directory pointer (Edge) at `staging`,
+        then drop the collection it replaced. Searches see the old or the new, never half."""
+        ...
+
+    def drop(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
