@@ -11,8 +11,9 @@ document id) so every upsert is idempotent.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Literal, Protocol, Sequence, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
@@ -156,11 +157,11 @@ class VectorStore(Protocol):
 
     def write_state(self, state: dict[str, Any]) -> None: ...
 
-    def start_rebuild(self, meta: CollectionMeta) -> "VectorStore":
+    def start_rebuild(self, meta: CollectionMeta) -> VectorStore:
         """A new, empty physical collection that searches do not see until `promote`."""
         ...
 
-    def promote(self, staging: "VectorStore") -> None:
+    def promote(self, staging: VectorStore) -> None:
         """Point the alias (server) or the current-directory pointer (Edge) at `staging`,
         then drop the collection it replaced. Searches see the old or the new, never half."""
         ...

@@ -1,0 +1,583 @@
+"""The `keboola-vectorizer` command line: options -> calls -> rendering (rich tables or --json).
+
+Kept thin on purpose: every command parses options, calls one function of the package and renders
+what it returns. Errors the user can act on arrive as `VectorizerError` and leave as one line on
+stderr with a documented exit code (README.md); nothing else is printed on failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from keboola_vectorizer.config import Settings, load_settings
+from keboola_vectorizer.errors import ConfigError, EmbeddingError, VectorizerError
+from keboola_vectorizer.logging_setup import configure_logging, register_secrets, scrub
+
+app = typer.Typer(
+    name="keboola-vectorizer",
+    help="Index Keboola project metadata into Qdrant and search it by meaning.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Rich tracebacks print local variables, which may hold tokens: never show them.
+    pretty_exceptions_enable=False,
+)
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+class Mode(str, Enum):
+    hybrid = "hybrid"
+    dense = "dense"
+    sparse = "sparse"
+
+
+class Kind(str, Enum):
+    bucket = "bucket"
+    table = "table"
+    column = "column"
+    configuration = "configuration"
+    configuration_row = "configuration_row"
+
+
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+_state: dict[str, Any] = {}
+
+
+@app.callback()
+def _global(
+    log_format: Annotated[LogFormat | None, typer.Option(help="Log lines as text or JSON (env LOG_FORMAT).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    settings = load_settings()
+    register_secrets(settings.secret_values())
+    configure_logging(log_format.value if log_format else settings.log_format,
+                      "DEBUG" if verbose else settings.log_level)
+    _state["settings"] = settings
+
+
+def _settings() -> Settings:
+    if "settings" not in _state:
+        _state["settings"] = load_settings()
+    return _state["settings"]
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(scrub(json.dumps(data, indent=2, ensure_ascii=False, default=str)) + "\n")
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str, int, int | None], None]]:
+    """A progress callback drawing rich bars on stderr (only on a terminal)."""
+    if not enabled or not stderr.is_terminal:
+        yield lambda stage, advance, total: None
+        return
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=stderr, transient=False) as bars:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, advance: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bars.add_task(stage, total=total or 0)
+            elif total is not None and advance == 0:
+                bars.reset(tasks[stage], total=total)
+            if advance:
+                bars.advance(tasks[stage], advance)
+
+        yield update
+
+
+# -- embedder and store construction ---------------------------------------------------------------
+
+def _embedding_settings(provider: str | None, model: str | None, dimensions: int | None) -> Any:
+    from keboola_vectorizer.embedding.base import EmbeddingSettings
+
+    settings = _settings()
+    provider = provider or settings.embedding_provider
+    return EmbeddingSettings(
+        provider=provider,
+        model=model or settings.embedding_model,
+        dimensions=dimensions or settings.embedding_dimensions,
+        batch_size=settings.embedding_batch_size,
+        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+        base_url=settings.openai_base_url,
+    )
+
+
+def _make_embedder(provider: str | None, model: str | None, dimensions: int | None) -> Any:
+    from keboola_vectorizer.embedding.base import create_embedder
+
+    return create_embedder(_embedding_settings(provider, model, dimensions))
+
+
+def embedder_for_collection(meta: Any) -> Any:
+    """The embedder that built the collection (its id is `provider/model@dimension`)."""
+    provider, _, rest = meta.embedder_id.partition("/")
+    model, _, dims = rest.rpartition("@")
+    settings = _settings()
+    configured = settings.embedding_model
+    chosen_model = configured if configured and Path(configured).name == model else model
+    embedder = _make_embedder(provider, chosen_model, int(dims) if provider != "local" and dims else None)
+    if embedder.id != meta.embedder_id:
+        raise EmbeddingError(
+            f"the index was built with {meta.embedder_id} but that model is not available here "
+            f"(got {embedder.id})",
+            "set EMBEDDING_MODEL to the model the index was built with, or rebuild the index",
+        )
+    return embedder
+
+
+def _store() -> Any:
+    from keboola_vectorizer.store.factory import open_store
+
+    return open_store(_settings())
+
+
+# -- extract ---------------------------------------------------------------------------------------
+
+def _project_sources(projects_config: Path | None) -> list[Any]:
+    from keboola_vectorizer.config import secrets_dir
+    from keboola_vectorizer.keboola.projects_config import load_projects_config, sources_from_env
+
+    settings = _settings()
+    config_path = projects_config or settings.kbc_projects_config
+    if config_path:
+        return load_projects_config(Path(config_path), secrets_dir())
+    token = settings.kbc_storage_token.get_secret_value() if settings.kbc_storage_token else None
+    if not settings.kbc_storage_api_url or not token:
+        missing = "KBC_STORAGE_API_URL" if not settings.kbc_storage_api_url else "KBC_STORAGE_TOKEN"
+        raise ConfigError(
+            f"{missing} is not set, so there is no Keboola project to extract",
+            "set KBC_STORAGE_API_URL and KBC_STORAGE_TOKEN, pass --projects-config FILE, "
+            "or index a saved snapshot with --snapshot DIR (--sample for the bundled demo)",
+        )
+    return sources_from_env(settings.kbc_storage_api_url, token)
+
+
+def _shard(sources: list[Any], shard_index: int | None, shard_count: int | None) -> list[Any]:
+    index = shard_index if shard_index is not None else _env_int("KV_SHARD_INDEX", "JOB_COMPLETION_INDEX")
+    count = shard_count if shard_count is not None else _env_int("KV_SHARD_COUNT")
+    if count is None or count <= 1:
+        return sources
+    if index is None or not 0 <= index < count:
+        raise ConfigError(f"shard index {index} is outside 0..{count - 1}",
+                          "set --shard-index (or JOB_COMPLETION_INDEX) below --shard-count")
+    return sources[index::count]
+
+
+def _env_int(*names: str) -> int | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value not in (None, ""):
+            try:
+                return int(value)
+            except ValueError:
+                raise ConfigError(f"{name}={value!r} is not a whole number", f"fix {name}") from None
+    return None
+
+
+def _do_extract(out: Path, projects_config: Path | None, shard_index: int | None,
+                shard_count: int | None, show_progress: bool) -> Any:
+    from keboola_vectorizer.keboola.extract import extract_snapshot
+
+    sources = _shard(_project_sources(projects_config), shard_index, shard_count)
+    with _progress(show_progress) as progress:
+        def on_progress(label: str, done: int, total: int) -> None:
+            progress("extract", 1 if done else 0, total if done == 0 else None)
+
+        return extract_snapshot(sources, out, progress=on_progress)
+
+
+@app.command()
+def extract(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Snapshot directory to write.")] = Path("snapshot"),
+    projects_config: Annotated[Path | None, typer.Option(help="YAML/JSON projects config (several "
+                                                          "projects and stacks).")] = None,
+    shard_index: Annotated[int | None, typer.Option(help="This pod's shard (Indexed Job).")] = None,
+    shard_count: Annotated[int | None, typer.Option(help="Number of shards.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Pull live projects through the Storage API into a snapshot directory."""
+    started = time.perf_counter()
+    result = _do_extract(out, projects_config, shard_index, shard_count, not as_json)
+    data = _as_dict(result)
+    data["seconds"] = round(time.perf_counter() - started, 3)
+    data["snapshot"] = str(out)
+    if as_json:
+        _print_json(data)
+    else:
+        stdout.print(f"Snapshot written to [bold]{out}[/] in {data['seconds']} s")
+        _print_counts(data)
+
+
+def _as_dict(result: Any) -> dict[str, Any]:
+    if hasattr(result, "to_json"):
+        return result.to_json()
+    from dataclasses import asdict, is_dataclass
+
+    return asdict(result) if is_dataclass(result) else dict(result)
+
+
+def _print_counts(data: dict[str, Any]) -> None:
+    projects = data.get("projects") or {}
+    if isinstance(projects, dict) and projects:
+        table = Table("project", *next(iter(projects.values())).keys())
+        for project_id, counts in projects.items():
+            table.add_row(str(project_id), *(str(v) for v in counts.values()))
+        stdout.print(table)
+
+
+# -- index / embed / upsert ------------------------------------------------------------------------
+
+def _open_snapshot(snapshot: Path | None, sample: bool) -> Any:
+    from keboola_vectorizer.keboola.snapshot import Snapshot, bundled_sample_org
+
+    if sample:
+        return Snapshot(bundled_sample_org())
+    if snapshot is None:
+        raise ConfigError("no snapshot given", "pass --snapshot DIR or --sample")
+    return Snapshot(snapshot)
+
+
+@contextmanager
+def _index_lock() -> Iterator[None]:
+    from keboola_vectorizer.locking import collection_lock
+
+    with collection_lock(_settings()):
+        yield
+
+
+ProviderOpt = Annotated[str | None, typer.Option("--provider", help="Embedding provider: local or openai "
+                                                 "(env EMBEDDING_PROVIDER).")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Embedding model (env EMBEDDING_MODEL).")]
+DimensionsOpt = Annotated[int | None, typer.Option("--dimensions", min=1, help="Output dimensions "
+                                                   "(OpenAI text-embedding-3 models).")]
+SnapshotOpt = Annotated[Path | None, typer.Option("--snapshot", help="Snapshot directory (sample-org "
+                                                  "layout) instead of a live extract.")]
+SampleOpt = Annotated[bool, typer.Option("--sample", help="Use the bundled sample organisation.")]
+
+
+@app.command()
+def index(
+    snapshot: SnapshotOpt = None,
+    sample: SampleOpt = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Build a fresh collection and switch to it "
+                                          "when complete (needed to change model).")] = False,
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    dimensions: DimensionsOpt = None,
+    projects_config: Annotated[Path | None, typer.Option(help="Projects config for a live extract.")] = None,
+    keep_snapshot: Annotated[Path | None, typer.Option(help="Keep the live extract in this directory.")] = None,
+    shard_index: Annotated[int | None, typer.Option(help="This pod's shard (Indexed Job).")] = None,
+    shard_count: Annotated[int | None, typer.Option(help="Number of shards.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Documents per embed/upsert batch.")] = 256,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+) -> None:
+    """Extract (or read --snapshot) -> documents -> embed -> upsert; incremental unless --rebuild."""
+    from keboola_vectorizer.pipeline import run_index
+
+    started = time.perf_counter()
+    extract_seconds = 0.0
+    with tempfile.TemporaryDirectory(prefix="kv-extract-") as tmp:
+        if snapshot is None and not sample:
+            out = keep_snapshot or Path(tmp) / "snapshot"
+            _do_extract(out, projects_config, shard_index, shard_count, not as_json)
+            snapshot = out
+            extract_seconds = time.perf_counter() - started
+        snap = _open_snapshot(snapshot, sample)
+        embedder = _make_embedder(provider, model, dimensions)
+        with _index_lock():
+            store = _store()
+            try:
+                with _progress(not as_json) as progress:
+                    summary = run_index(snap, store, embedder, rebuild=rebuild, batch_size=batch_size,
+                                        progress=progress)
+            finally:
+                store.close()
+    if extract_seconds:
+        summary.add_time("extract", extract_seconds)
+    data = summary.to_json()
+    data["seconds"]["wall"] = round(time.perf_counter() - started, 3)
+    _emit_summary(data, as_json)
+
+
+def _emit_summary(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _print_json(data)
+        return
+    table = Table(title=f"Run summary — {data.get('collection')} ({data.get('embedder')})")
+    for column in ("extracted", "embedded", "skipped", "upserted", "deleted"):
+        table.add_column(column, justify="right")
+    table.add_row(*(str(data.get(c, 0)) for c in ("extracted", "embedded", "skipped", "upserted", "deleted")))
+    stdout.print(table)
+    seconds = ", ".join(f"{stage} {value:.2f}s" for stage, value in data["seconds"].items())
+    stdout.print(f"Seconds per stage: {seconds}")
+    if data.get("usage"):
+        stdout.print("Embedding usage: " + ", ".join(f"{k} {v}" for k, v in data["usage"].items()))
+
+
+@app.command()
+def embed(
+    snapshot: SnapshotOpt = None,
+    sample: SampleOpt = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Vectors file (default SNAPSHOT/vectors.jsonl).")] = None,
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    dimensions: DimensionsOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Embed every document, not only those the "
+                                       "index lacks.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Embed a snapshot's new or changed documents into a vectors file (no store writes)."""
+    from keboola_vectorizer.pipeline import run_embed_stage, vectors_path
+
+    snap = _open_snapshot(snapshot, sample)
+    target = vectors_path(snap, out)
+    embedder = _make_embedder(provider, model, dimensions)
+    store = None if full else _store()
+    try:
+        if store is not None and store.meta() is not None and store.meta().embedder_id != embedder.id:
+            store.close()
+            store = None
+        with _progress(not as_json) as progress:
+            summary = run_embed_stage(snap, store, embedder, target, progress=progress)
+    finally:
+        if store is not None:
+            store.close()
+    data = summary.to_json()
+    data["vectors_file"] = str(target)
+    _emit_summary(data, as_json)
+
+
+@app.command()
+def upsert(
+    snapshot: SnapshotOpt = None,
+    sample: SampleOpt = False,
+    vectors: Annotated[Path | None, typer.Option("--vectors", help="Vectors file written by `embed`.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Upsert a vectors file into the index and delete points whose documents are gone."""
+    from keboola_vectorizer.pipeline import run_upsert_stage, vectors_path
+
+    snap = _open_snapshot(snapshot, sample)
+    with _index_lock():
+        store = _store()
+        try:
+            with _progress(not as_json) as progress:
+                summary = run_upsert_stage(snap, store, vectors_path(snap, vectors), progress=progress)
+        finally:
+            store.close()
+    _emit_summary(summary.to_json(), as_json)
+
+
+@app.command()
+def documents(
+    snapshot: SnapshotOpt = None,
+    sample: SampleOpt = False,
+) -> None:
+    """Print the documents exactly as they would be embedded, one JSON object per line."""
+    from keboola_vectorizer.pipeline import iter_documents
+
+    snap = _open_snapshot(snapshot, sample)
+    write = sys.stdout.write
+    for document in iter_documents(snap):
+        write(json.dumps(document.to_json(), ensure_ascii=False) + "\n")
+
+
+# -- search and friends ----------------------------------------------------------------------------
+
+def _filters(project: list[int] | None, kind: list[Kind] | None, bucket: list[str] | None,
+             component: list[str] | None, stage: list[str] | None) -> Any:
+    from keboola_vectorizer.store.base import SearchFilters
+
+    for value in stage or []:
+        if value not in ("in", "out"):
+            raise ConfigError(f"unknown stage {value!r}", "use --stage in or --stage out")
+    return SearchFilters(project_ids=list(project or []), kinds=[k.value for k in kind or []],
+                         bucket_ids=list(bucket or []), component_ids=list(component or []),
+                         stages=list(stage or []))
+
+
+ProjectOpt = Annotated[list[int] | None, typer.Option("--project", help="Only this project id (repeatable).")]
+KindOpt = Annotated[list[Kind] | None, typer.Option("--kind", help="Only this kind (repeatable).")]
+BucketOpt = Annotated[list[str] | None, typer.Option("--bucket", help="Only this bucket id (repeatable).")]
+ComponentOpt = Annotated[list[str] | None, typer.Option("--component", help="Only this component id.")]
+StageOpt = Annotated[list[str] | None, typer.Option("--stage", help="Only the in or out stage.")]
+LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Number of results.")]
+
+
+def _lazy_embedder(store: Any) -> Callable[[], Any]:
+    cache: dict[str, Any] = {}
+
+    def get() -> Any:
+        if "embedder" not in cache:
+            cache["embedder"] = embedder_for_collection(store.meta())
+        return cache["embedder"]
+
+    return get
+
+
+def _render_results(results: list[Any], as_json: bool, title: str) -> None:
+    if as_json:
+        _print_json([r.to_json() for r in results])
+        return
+    if not results:
+        stdout.print("No results.")
+        return
+    table = Table(title=title, show_lines=True)
+    for column in ("#", "score", "kind", "name", "project", "id / link"):
+        table.add_column(column, overflow="fold")
+    for position, result in enumerate(results, start=1):
+        table.add_row(str(position), f"{result.score:.3f}", result.kind,
+                      f"[bold]{result.name}[/]\n[dim]{result.snippet}[/]",
+                      f"{result.project_name} ({result.project_id})", f"{result.id}\n{result.url}")
+    stdout.print(table)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What you are looking for, in your own words.")],
+    project: ProjectOpt = None,
+    kind: KindOpt = None,
+    bucket: BucketOpt = None,
+    component: ComponentOpt = None,
+    stage: StageOpt = None,
+    mode: Annotated[Mode, typer.Option(help="hybrid (dense + BM25, fused), dense or sparse.")] = Mode.hybrid,
+    limit: LimitOpt = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+) -> None:
+    """Find tables, columns, configurations and flows by meaning."""
+    from keboola_vectorizer.search import ensure_searchable
+    from keboola_vectorizer.search import search as run_search
+
+    if not query.strip():
+        raise ConfigError("the search query is empty", "pass the words to search for")
+    store = _store()
+    try:
+        ensure_searchable(store)
+        results = run_search(store, _lazy_embedder(store), query, mode=mode.value,
+                             filters=_filters(project, kind, bucket, component, stage), limit=limit)
+    finally:
+        store.close()
+    _render_results(results, as_json, f"Results for “{query}”")
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Collection, model, dimension, point counts (total, by kind, by project) and the last run."""
+    store = _store()
+    try:
+        meta = store.meta()
+        data: dict[str, Any] = {
+            "collection": store.name,
+            "location": store.location,
+            "exists": meta is not None,
+            "model": meta.embedder_id if meta else None,
+            "dimension": meta.dimension if meta else None,
+            "points": store.count() if meta else 0,
+            "by_kind": store.counts_by("kind") if meta else {},
+            "by_project": {str(k): v for k, v in sorted(store.counts_by("project_id").items())} if meta else {},
+            "last_run": store.read_state().get("last_run"),
+        }
+    finally:
+        store.close()
+    if as_json:
+        _print_json(data)
+        return
+    if not data["exists"]:
+        stdout.print(f"No index at {data['location']} — run `keboola-vectorizer index` first.")
+        return
+    stdout.print(f"Collection [bold]{data['collection']}[/] at {data['location']}")
+    stdout.print(f"Model {data['model']} ({data['dimension']} dimensions), {data['points']} points")
+    table = Table("kind", "points")
+    for kind_name, count in sorted(data["by_kind"].items()):
+        table.add_row(str(kind_name), str(count))
+    stdout.print(table)
+    last = data["last_run"]
+    if last:
+        stdout.print(f"Last run finished {last.get('finished_at')}: embedded {last.get('embedded')}, "
+                     f"skipped {last.get('skipped')}, deleted {last.get('deleted')}")
+
+
+@app.command("eval")
+def eval_command(
+    questions: Annotated[Path, typer.Option("--questions", help="JSON Lines questions file.")],
+    mode: Annotated[Mode, typer.Option(help="Search mode to evaluate.")] = Mode.hybrid,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recall@1/5/10, MRR@10 and nDCG@10 of search over a questions file."""
+    from keboola_vectorizer.evaluate import evaluate, load_questions
+    from keboola_vectorizer.search import ensure_searchable
+    from keboola_vectorizer.search import search as run_search
+
+    loaded = load_questions(questions)
+    store = _store()
+    try:
+        ensure_searchable(store)
+        embedder = _lazy_embedder(store)
+
+        def ranker(query: str, filters: Any, limit: int) -> list[str]:
+            return [r.id for r in run_search(store, embedder, query, mode=mode.value, filters=filters,
+                                             limit=limit)]
+
+        result = evaluate(loaded, ranker)
+    finally:
+        store.close()
+    result["mode"] = mode.value
+    if as_json:
+        _print_json(result)
+        return
+    table = Table(title=f"Eval ({mode.value}, {result['queries']} queries)")
+    for key in ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"):
+        table.add_column(key, justify="right")
+    table.add_row(*(f"{result[k]:.3f}" for k in ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")))
+    stdout.print(table)
+    for miss in result["misses"]:
+        stdout.print(f"[yellow]miss[/] {miss['query']!r}: expected {miss['relevant']}, rank {miss['rank']}")
+
+
+def main() -> None:
+    """Entry point: run the app; turn foreseen failures into one line and a documented exit code."""
+    try:
+        code = app(standalone_mode=False)
+    except VectorizerError as error:
+        stderr.print(f"[red]error:[/] {scrub(error.one_line())}", highlight=False, soft_wrap=True)
+        sys.exit(error.exit_code)
+    except click.exceptions.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        stderr.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        stderr.print("interrupted — rerun the same command to resume; finished work is kept")
+        sys.exit(130)
+    except Exception as error:  # the last resort: one line, never a traceback with secrets
+        if os.environ.get("KV_DEBUG"):
+            raise
+        stderr.print(f"[red]error:[/] unexpected {type(error).__name__}: {scrub(str(error))[:300]} — "
+                     "rerun with KV_DEBUG=1 for the traceback and report it", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

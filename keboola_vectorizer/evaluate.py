@@ -1,0 +1,93 @@
+"""Retrieval quality over a questions file: recall@1/5/10, MRR@10, nDCG@10 and the misses."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from keboola_vectorizer.errors import ConfigError
+from keboola_vectorizer.store.base import SearchFilters
+
+CUTOFFS = (1, 5, 10)
+
+
+@dataclass
+class Question:
+    query: str
+    relevant: list[str]
+    filters: dict[str, Any]
+
+
+def load_questions(path: Path) -> list[Question]:
+    if not path.is_file():
+        raise ConfigError(f"questions file {path} does not exist", "pass --questions with a JSON Lines file")
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            questions.append(Question(str(row["query"]), [str(r) for r in row["relevant"]],
+                                      dict(row.get("filters") or {})))
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(f"questions file {path} line {number} is not "
+                              '{"query": ..., "relevant": [...]}',
+                              "fix that line (format in design.md)") from None
+    if not questions:
+        raise ConfigError(f"questions file {path} holds no questions", "add JSON Lines questions")
+    return questions
+
+
+def filters_from_json(data: dict[str, Any]) -> SearchFilters:
+    def as_list(value: Any) -> list[Any]:
+        return value if isinstance(value, list) else [value]
+
+    return SearchFilters(
+        project_ids=[int(v) for v in as_list(data.get("project_id", data.get("project", [])))],
+        kinds=as_list(data.get("kind", [])),
+        bucket_ids=as_list(data.get("bucket_id", data.get("bucket", []))),
+        component_ids=as_list(data.get("component_id", data.get("component", []))),
+        stages=as_list(data.get("stage", [])),
+    )
+
+
+def score_ranking(ranked: list[str], relevant: list[str]) -> dict[str, float]:
+    relevant_set = set(relevant)
+    scores: dict[str, float] = {}
+    for k in CUTOFFS:
+        found = len(relevant_set & set(ranked[:k]))
+        scores[f"recall@{k}"] = found / len(relevant_set)
+    reciprocal = 0.0
+    for position, doc_id in enumerate(ranked[:10], start=1):
+        if doc_id in relevant_set:
+            reciprocal = 1.0 / position
+            break
+    scores["mrr@10"] = reciprocal
+    dcg = sum(1.0 / math.log2(i + 2) for i, d in enumerate(ranked[:10]) if d in relevant_set)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(relevant_set), 10)))
+    scores["ndcg@10"] = dcg / ideal if ideal else 0.0
+    return scores
+
+
+def evaluate(questions: list[Question],
+             ranker: Callable[[str, SearchFilters, int], list[str]]) -> dict[str, Any]:
+    """Mean metrics over `questions`; `ranker(query, filters, limit)` returns document ids."""
+    totals: dict[str, float] = {}
+    misses: list[dict[str, Any]] = []
+    for question in questions:
+        ranked = ranker(question.query, filters_from_json(question.filters), 10)
+        scores = score_ranking(ranked, question.relevant)
+        for key, value in scores.items():
+            totals[key] = totals.get(key, 0.0) + value
+        if scores["recall@5"] < 1.0:
+            misses.append({"query": question.query, "relevant": question.relevant, "top": ranked[:5],
+                           "recall@5": round(scores["recall@5"], 4),
+                           "rank": next((i + 1 for i, d in enumerate(ranked) if d in question.relevant), None)})
+    result: dict[str, Any] = {key: round(value / len(questions), 4) for key, value in totals.items()}
+    result["queries"] = len(questions)
+    result["misses"] = misses
+    return result

@@ -1,0 +1,218 @@
+"""Which Keboola projects to read, and with which token: a projects config file or the two env vars.
+
+A projects config lists several projects, possibly on different stacks:
+
+```yaml
+projects:
+  - url: https://connection.keboola.com
+    token_secret: kbc-token-marketing   # file in the secrets dir, else env var KBC_TOKEN_MARKETING
+    name: marketing                     # optional label
+  - url: https://connection.eu-central-1.keboola.com
+    token_env: KBC_TOKEN_SALES          # an explicit env var name
+```
+
+Tokens never live in the file itself: a config file gets copied, committed and pasted into tickets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import SecretStr
+
+from keboola_vectorizer.errors import ConfigError, KeboolaAuthError
+
+ENV_URL = "KBC_STORAGE_API_URL"
+ENV_TOKEN = "KBC_STORAGE_TOKEN"
+
+_ENTRY_KEYS = {"url", "token_secret", "token_env", "name"}
+# Plain http only where nothing crosses a network: tests, port-forwards, local proxies.
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+_CONFIG_HINT = "see the projects config format in README.md"
+
+
+@dataclass(frozen=True)
+class ProjectSource:
+    """One project to extract: its stack URL, its token, and an optional label for messages."""
+
+    url: str
+    token: SecretStr
+    label: str | None = None
+
+
+def validate_stack_url(url: object, where: str) -> str:
+    """The stack URL without a trailing slash, or ConfigError saying what is wrong with it.
+
+    `where` names the setting for the message, e.g. `KBC_STORAGE_API_URL` or `projects.yaml projects[2]`.
+    """
+    example = "e.g. https://connection.keboola.com"
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigError(f"{where}: url is missing or not a string", f"give the stack URL, {example}")
+    url = url.strip()
+    parts = urlsplit(url)
+    try:
+        # .port raises on a non-numeric or out-of-range port.
+        _ = parts.port
+    except ValueError:
+        raise ConfigError(f"{where}: url {url!r} has an invalid port", f"use the stack URL, {example}") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError(f"{where}: url {url!r} is not an https URL", f"use the stack URL, {example}")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+        raise ConfigError(
+            f"{where}: url {url!r} uses plain http, which would send the token unencrypted",
+            f"use https, {example}",
+        )
+    if parts.path.strip("/") or parts.query or parts.fragment or parts.username or parts.password:
+        # kbcstorage appends /v2/storage/... itself; a pasted API path would double it and 404.
+        raise ConfigError(
+            f"{where}: url {url!r} must be the bare stack URL without path, query or credentials",
+            f"use {parts.scheme}://{parts.netloc}",
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def sources_from_env(url: str | None = None, token: str | SecretStr | None = None) -> list[ProjectSource]:
+    """The single project named by KBC_STORAGE_API_URL and KBC_STORAGE_TOKEN (or the given values)."""
+    url = url if url is not None else os.environ.get(ENV_URL)
+    if token is None:
+        token = os.environ.get(ENV_TOKEN)
+    secret = token.get_secret_value() if isinstance(token, SecretStr) else token
+    if not url:
+        raise ConfigError(f"{ENV_URL} is not set", "set it to your stack URL, e.g. https://connection.keboola.com")
+    stack = validate_stack_url(url, ENV_URL)
+    if not secret or not secret.strip():
+        raise KeboolaAuthError(f"{ENV_TOKEN} is not set", "set it to a Storage API token of the project")
+    return [ProjectSource(url=stack, token=SecretStr(secret.strip()), label=None)]
+
+
+def load_projects_config(
+    path: Path,
+    *,
+    secrets_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[ProjectSource]:
+    """Parse a projects config (YAML, or JSON by `.json` suffix) into sources with their tokens resolved.
+
+    A `token_secret` is looked up first as the file `<secrets_dir>/<token_secret>` (a mounted Kubernetes
+    secret), then as the env var named by upper-casing it and turning '-' into '_'. A `token_env` names
+    the env var directly. Every problem is a ConfigError naming the file and the entry.
+    """
+    env = os.environ if environ is None else environ
+    data = _read(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"projects config {path}: expected a mapping with a 'projects' list", _CONFIG_HINT)
+    unknown = sorted(set(data) - {"projects"})
+    if unknown:
+        raise ConfigError(f"projects config {path}: unknown top-level key(s) {', '.join(unknown)}", _CONFIG_HINT)
+    entries = data.get("projects")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"projects config {path}: 'projects' must be a non-empty list", _CONFIG_HINT)
+
+    sources: list[ProjectSource] = []
+    for index, entry in enumerate(entries):
+        where = f"projects config {path} projects[{index}]"
+        sources.append(_source(entry, where, secrets_dir, env))
+
+    seen: dict[tuple[str, str], int] = {}
+    for index, source in enumerate(sources):
+        key = (source.url, source.token.get_secret_value())
+        if key in seen:
+            raise ConfigError(
+                f"projects config {path}: projects[{index}] repeats projects[{seen[key]}] (same url and token)",
+                "list every project once",
+            )
+        seen[key] = index
+    return sources
+
+
+def _read(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"projects config {path} does not exist", "check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"projects config {path} cannot be read: {exc}", "check the file") from None
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"projects config {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            _CONFIG_HINT,
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(f"projects config {path} is not valid YAML{at}: {problem}", _CONFIG_HINT) from None
+
+
+def _source(entry: object, where: str, secrets_dir: Path | None, env: Mapping[str, str]) -> ProjectSource:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a mapping with url and token_secret or token_env", _CONFIG_HINT)
+    if "token" in entry:
+        raise ConfigError(
+            f"{where}: inline tokens are not allowed",
+            "put the token in a secret file or env var and name it with token_secret or token_env",
+        )
+    unknown = sorted(str(k) for k in set(entry) - _ENTRY_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}",
+            f"allowed keys: {', '.join(sorted(_ENTRY_KEYS))}",
+        )
+    url = validate_stack_url(entry.get("url"), where)
+    label = entry.get("name")
+    if label is not None and (not isinstance(label, str) or not label.strip()):
+        raise ConfigError(f"{where}: name must be a non-empty string", _CONFIG_HINT)
+    token = _token(entry, where, secrets_dir, env)
+    return ProjectSource(url=url, token=SecretStr(token), label=label.strip() if label else None)
+
+
+def _token(entry: dict[str, Any], where: str, secrets_dir: Path | None, env: Mapping[str, str]) -> str:
+    secret_name = entry.get("token_secret")
+    env_name = entry.get("token_env")
+    if (secret_name is None) == (env_name is None):
+        raise ConfigError(f"{where}: give exactly one of token_secret or token_env", _CONFIG_HINT)
+
+    if env_name is not None:
+        if not isinstance(env_name, str) or not env_name.strip():
+            raise ConfigError(f"{where}: token_env must be a non-empty string", _CONFIG_HINT)
+        value = env.get(env_name.strip(), "").strip()
+        if not value:
+            raise ConfigError(f"{where}: env var {env_name} (token_env) is not set or empty", f"set {env_name}")
+        return value
+
+    if not isinstance(secret_name, str) or not secret_name.strip():
+        raise ConfigError(f"{where}: token_secret must be a non-empty string", _CONFIG_HINT)
+    secret_name = secret_name.strip()
+    if "/" in secret_name or "\\" in secret_name or secret_name in (".", ".."):
+        # A secret name is a file name inside the secrets dir, never a path out of it.
+        raise ConfigError(f"{where}: token_secret {secret_name!r} must be a plain name, not a path", _CONFIG_HINT)
+    env_fallback = secret_name.upper().replace("-", "_")
+    if secrets_dir is not None:
+        secret_file = secrets_dir / secret_name
+        if secret_file.is_file():
+            try:
+                value = secret_file.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{where}: secret file {secret_file} cannot be read: {exc}", "check the file") from None
+            if not value:
+                raise ConfigError(f"{where}: secret file {secret_file} is empty", "put the token in it")
+            return value
+    value = env.get(env_fallback, "").strip()
+    if value:
+        return value
+    looked = f"no file {secrets_dir / secret_name} and " if secrets_dir is not None else ""
+    raise ConfigError(
+        f"{where}: token_secret {secret_name!r} not found ({looked}no env var {env_fallback})",
+        f"mount the secret file or set {env_fallback}",
+    )

@@ -1,0 +1,284 @@
+"""The index run: documents -> diff against stored hashes -> embed the changed -> upsert -> delete stale.
+
+The collection is the record of what is indexed (content hashes live in the points' payload), so a
+run that was killed half-way resumes by simply running again: stored batches are skipped, the rest
+is embedded. Projects are processed one at a time, and within a project documents flow in batches,
+so memory stays flat however large the organisation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from keboola_vectorizer.embedding import sparse
+from keboola_vectorizer.embedding.base import Embedder
+from keboola_vectorizer.errors import SnapshotError
+from keboola_vectorizer.keboola.documents import Document, project_documents
+from keboola_vectorizer.keboola.snapshot import Snapshot
+from keboola_vectorizer.store.base import (
+    CollectionMeta,
+    PointRecord,
+    SparseVector,
+    VectorStore,
+    batched,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 256
+# Callback: (stage, advance, total or None for "unknown yet").
+ProgressCallback = Callable[[str, int, "int | None"], None]
+
+
+@dataclass
+class RunSummary:
+    extracted: int = 0
+    embedded: int = 0
+    skipped: int = 0
+    upserted: int = 0
+    deleted: int = 0
+    projects: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    per_project: dict[str, dict[str, int]] = field(default_factory=dict)
+    embedder: str = ""
+    collection: str = ""
+    usage: dict[str, int] = field(default_factory=dict)
+    rebuilt: bool = False
+    started_at: str = ""
+    finished_at: str = ""
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + seconds, 4)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["seconds"] = {**self.seconds, "total": round(sum(self.seconds.values()), 4)}
+        return data
+
+
+def collection_meta(embedder: Embedder) -> CollectionMeta:
+    return CollectionMeta(embedder_id=embedder.id, dimension=embedder.dimension)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def to_record(document: Document, dense: Sequence[float], sparse_vector: SparseVector,
+              indexed_at: str) -> PointRecord:
+    payload = {**document.payload, "text": document.text, "content_hash": document.content_hash,
+               "indexed_at": indexed_at}
+    return PointRecord(document.id, dense, sparse_vector, payload)
+
+
+class _Timer:
+    def __init__(self, summary: RunSummary, stage: str) -> None:
+        self.summary, self.stage = summary, stage
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.summary.add_time(self.stage, time.perf_counter() - self.start)
+
+
+def _noop(stage: str, advance: int, total: int | None) -> None:
+    return None
+
+
+def embed_batch(embedder: Embedder, documents: Sequence[Document], indexed_at: str) -> list[PointRecord]:
+    vectors = embedder.embed_documents([d.text for d in documents])
+    return [to_record(d, v, sparse.encode_document(d.text), indexed_at)
+            for d, v in zip(documents, vectors)]
+
+
+def run_index(
+    snapshot: Snapshot,
+    store: VectorStore,
+    embedder: Embedder,
+    *,
+    rebuild: bool = False,
+    projects: set[int] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: ProgressCallback = _noop,
+    before_upsert: Callable[[int], None] | None = None,
+) -> RunSummary:
+    """Index `snapshot` into `store`; with `rebuild`, into a fresh collection switched in at the end."""
+    summary = RunSummary(embedder=embedder.id, collection=store.name, rebuilt=rebuild, started_at=_now())
+    meta = collection_meta(embedder)
+    target: VectorStore = store.start_rebuild(meta) if rebuild else store
+    if not rebuild:
+        store.ensure(meta)
+    indexed_at = _now()
+    selected = [p for p in snapshot.projects if projects is None or p.id in projects]
+    progress("projects", 0, len(selected))
+    # Upserts run on one background thread so the model never waits for the store.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upsert") as upserter:
+        pending: list[Future[None]] = []
+        for entry in selected:
+            with _Timer(summary, "documents"):
+                project = snapshot.load(entry)
+                documents = list(project_documents(project))
+            with _Timer(summary, "diff"):
+                existing = target.content_hashes(project.id)
+            changed = [d for d in documents if existing.get(d.id) != d.content_hash]
+            current_ids = {d.id for d in documents}
+            stale = [doc_id for doc_id in existing if doc_id not in current_ids]
+            counts = {"extracted": len(documents), "embedded": len(changed),
+                      "skipped": len(documents) - len(changed), "deleted": len(stale)}
+            progress("documents", 0, len(changed))
+            for batch in batched(changed, batch_size):
+                with _Timer(summary, "embed"):
+                    records = embed_batch(embedder, batch, indexed_at)
+                if before_upsert is not None:
+                    before_upsert(len(records))
+                # At most two batches wait for the store: memory stays bounded, errors surface early.
+                while len(pending) >= 2:
+                    pending.pop(0).result()
+                pending.append(upserter.submit(_timed_upsert, target, records, summary))
+                progress("documents", len(batch), None)
+            for future in pending:
+                future.result()
+            pending = []
+            if stale:
+                with _Timer(summary, "delete"):
+                    target.delete(stale)
+            summary.extracted += counts["extracted"]
+            summary.embedded += counts["embedded"]
+            summary.skipped += counts["skipped"]
+            summary.upserted += counts["embedded"]
+            summary.deleted += counts["deleted"]
+            summary.projects += 1
+            summary.per_project[str(project.id)] = {**counts, "upserted": counts["embedded"]}
+            progress("projects", 1, None)
+    if rebuild:
+        with _Timer(summary, "promote"):
+            store.promote(target)
+    summary.usage = {k: v for k, v in asdict(embedder.usage).items() if v}
+    summary.finished_at = _now()
+    store.write_state({"last_run": summary.to_json()})
+    return summary
+
+
+def _timed_upsert(store: VectorStore, records: list[PointRecord], summary: RunSummary) -> None:
+    start = time.perf_counter()
+    store.upsert(records)
+    summary.add_time("upsert", time.perf_counter() - start)
+
+
+# -- the embed and upsert stages on their own ----------------------------------------------------
+
+def vectors_path(snapshot: Snapshot, out: Path | None = None) -> Path:
+    return out or snapshot.root / "vectors.jsonl"
+
+
+def run_embed_stage(snapshot: Snapshot, store: VectorStore | None, embedder: Embedder, out: Path,
+                    *, batch_size: int = DEFAULT_BATCH_SIZE,
+                    progress: ProgressCallback = _noop) -> RunSummary:
+    """Embed what the store lacks (everything, without a store) into a JSON Lines vectors file."""
+    summary = RunSummary(embedder=embedder.id, collection=store.name if store else "", started_at=_now())
+    tmp = out.with_name(out.name + ".partial")
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(json.dumps({"embedder": embedder.id, "dimension": embedder.dimension}) + "\n")
+        for project in snapshot.iter_projects():
+            documents = list(project_documents(project))
+            existing = store.content_hashes(project.id) if store is not None else {}
+            changed = [d for d in documents if existing.get(d.id) != d.content_hash]
+            summary.extracted += len(documents)
+            summary.skipped += len(documents) - len(changed)
+            progress("documents", 0, len(changed))
+            for batch in batched(changed, batch_size):
+                with _Timer(summary, "embed"):
+                    vectors = embedder.embed_documents([d.text for d in batch])
+                for document, vector in zip(batch, vectors):
+                    sparse_vector = sparse.encode_document(document.text)
+                    handle.write(json.dumps({
+                        "id": document.id, "content_hash": document.content_hash,
+                        "dense": [round(float(x), 7) for x in vector],
+                        "sparse": {"indices": sparse_vector.indices, "values": sparse_vector.values},
+                    }) + "\n")
+                summary.embedded += len(batch)
+                progress("documents", len(batch), None)
+            summary.projects += 1
+    tmp.replace(out)
+    summary.usage = {k: v for k, v in asdict(embedder.usage).items() if v}
+    summary.finished_at = _now()
+    return summary
+
+
+def read_vectors(path: Path) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
+    if not path.is_file():
+        raise SnapshotError(f"vectors file {path} does not exist",
+                            "run `keboola-vectorizer embed --snapshot DIR` first")
+    handle = path.open(encoding="utf-8")
+    try:
+        header = json.loads(handle.readline())
+    except ValueError:
+        handle.close()
+        raise SnapshotError(f"vectors file {path} is corrupt",
+                            "run `keboola-vectorizer embed` again") from None
+
+    def rows() -> Iterator[dict[str, Any]]:
+        with handle:
+            for number, line in enumerate(handle, start=2):
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    raise SnapshotError(f"vectors file {path} line {number} is corrupt",
+                                        "run `keboola-vectorizer embed` again") from None
+
+    return header, rows()
+
+
+def run_upsert_stage(snapshot: Snapshot, store: VectorStore, vectors_file: Path,
+                     *, batch_size: int = DEFAULT_BATCH_SIZE,
+                     progress: ProgressCallback = _noop) -> RunSummary:
+    """Upsert vectors written by the embed stage; delete points whose documents are gone."""
+    header, rows = read_vectors(vectors_file)
+    meta = CollectionMeta(embedder_id=str(header.get("embedder")), dimension=int(header.get("dimension", 0)))
+    store.ensure(meta)
+    summary = RunSummary(embedder=meta.embedder_id, collection=store.name, started_at=_now())
+    vectors = {row["id"]: row for row in rows}
+    indexed_at = _now()
+    for project in snapshot.iter_projects():
+        documents = list(project_documents(project))
+        existing = store.content_hashes(project.id)
+        changed = [d for d in documents if existing.get(d.id) != d.content_hash]
+        missing = [d.id for d in changed if vectors.get(d.id, {}).get("content_hash") != d.content_hash]
+        if missing:
+            raise SnapshotError(
+                f"{len(missing)} changed documents have no vectors in {vectors_file} (first: {missing[0]})",
+                "run `keboola-vectorizer embed` on this snapshot again",
+            )
+        summary.extracted += len(documents)
+        summary.skipped += len(documents) - len(changed)
+        for batch in batched(changed, batch_size):
+            records = [to_record(d, vectors[d.id]["dense"],
+                                 SparseVector(vectors[d.id]["sparse"]["indices"],
+                                              vectors[d.id]["sparse"]["values"]), indexed_at)
+                       for d in batch]
+            with _Timer(summary, "upsert"):
+                store.upsert(records)
+            summary.upserted += len(records)
+            progress("documents", len(records), None)
+        ids = {d.id for d in documents}
+        stale = [doc_id for doc_id in existing if doc_id not in ids]
+        store.delete(stale)
+        summary.deleted += len(stale)
+        summary.projects += 1
+    summary.finished_at = _now()
+    store.write_state({"last_run": summary.to_json()})
+    return summary
+
+
+def iter_documents(snapshot: Snapshot) -> Iterable[Document]:
+    for project in snapshot.iter_projects():
+        yield from project_documents(project)

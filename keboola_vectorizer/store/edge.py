@@ -1,0 +1,416 @@
+"""Qdrant Edge: the real Qdrant engine in-process, the default store on a laptop or a single pod.
+
+Layout under the store root (QDRANT_PATH):
+
+    <collection>/CURRENT             name of the active generation (the Edge "alias")
+    <collection>/<generation>/shard  the EdgeShard directory
+    <collection>/<generation>/meta.json   CollectionMeta the generation was built with
+    <collection>/state.json          last run summary
+
+A rebuild writes a new generation and switches CURRENT with an atomic rename, so a reader sees the
+old generation or the new one, never a half-built one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from qdrant_edge import (
+    CountRequest,
+    Distance,
+    EdgeConfig,
+    EdgeShard,
+    EdgeSparseVectorParams,
+    EdgeVectorParams,
+    FacetRequest,
+    FieldCondition,
+    Filter,
+    Fusion,
+    HasIdCondition,
+    MatchAny,
+    Modifier,
+    PayloadSchemaType,
+    Point,
+    Prefetch,
+    Query,
+    QueryRequest,
+    RecommendQuery,
+    ScrollRequest,
+    UpdateOperation,
+)
+from qdrant_edge import (
+    SparseVector as EdgeSparse,
+)
+
+from keboola_vectorizer.errors import StoreError
+from keboola_vectorizer.store.base import (
+    DATETIME_FIELDS,
+    DENSE_VECTOR,
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    SPARSE_VECTOR,
+    CollectionMeta,
+    Hit,
+    PointRecord,
+    QueryVectors,
+    SearchFilters,
+    SearchMode,
+    point_id,
+)
+
+# How many candidates each branch of a hybrid query hands to fusion, per result asked for.
+PREFETCH_FACTOR = 5
+MIN_PREFETCH = 50
+RRF_K = 60
+
+
+def _atomic_write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _edge_filter(filters: SearchFilters | None, exclude_point: str | None = None) -> Filter | None:
+    must: list[Any] = []
+    if filters is not None:
+        for key, values in filters.by_field().items():
+            must.append(FieldCondition(key=key, match=MatchAny(list(values))))
+    must_not = [HasIdCondition({exclude_point})] if exclude_point else None
+    if not must and not must_not:
+        return None
+    return Filter(must=must or None, must_not=must_not)
+
+
+def _plain(value: Any) -> Any:
+    """Edge returns facet values wrapped (Int(9001)); unwrap to plain Python."""
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    for attr in ("value", "_0"):
+        if hasattr(value, attr):
+            return getattr(value, attr)
+    text = str(value)
+    inner = text[text.find("(") + 1 : text.rfind(")")] if "(" in text else text
+    try:
+        return int(inner)
+    except ValueError:
+        return inner.strip("\"'")
+
+
+class EdgeStore:
+    """VectorStore over a Qdrant Edge shard directory."""
+
+    def __init__(self, root: Path | str, collection: str = "keboola-metadata",
+                 generation: str | None = None) -> None:
+        self._root = Path(root).expanduser()
+        self._collection = collection
+        self._dir = self._root / collection
+        self._pinned_generation = generation
+        self._shard: EdgeShard | None = None
+
+    # -- identity ---------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._collection
+
+    @property
+    def location(self) -> str:
+        return str(self._dir)
+
+    @property
+    def generation(self) -> str | None:
+        if self._pinned_generation:
+            return self._pinned_generation
+        pointer = self._dir / "CURRENT"
+        if pointer.is_file():
+            return pointer.read_text().strip() or None
+        return None
+
+    def _generation_dir(self) -> Path | None:
+        generation = self.generation
+        return self._dir / generation if generation else None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def meta(self) -> CollectionMeta | None:
+        gen_dir = self._generation_dir()
+        if gen_dir is None or not (gen_dir / "meta.json").is_file():
+            return None
+        try:
+            return CollectionMeta(**json.loads((gen_dir / "meta.json").read_text()))
+        except (ValueError, TypeError) as exc:
+            raise StoreError(
+                f"the embedded store at {gen_dir} has an unreadable meta.json ({exc})",
+                "run `keboola-vectorizer index --rebuild` to build it afresh",
+            ) from None
+
+    def ensure(self, meta: CollectionMeta) -> None:
+        existing = self.meta()
+        if existing is None:
+            generation = self._pinned_generation or self._new_generation_name()
+            self._create_generation(generation, meta)
+            if not self._pinned_generation:
+                self._switch_current(generation)
+            return
+        if (existing.embedder_id, existing.dimension, existing.distance) != (
+            meta.embedder_id, meta.dimension, meta.distance,
+        ):
+            raise StoreError(
+                f"collection {self._collection!r} was built with {existing.describe()}, "
+                f"not {meta.describe()}",
+                "run `keboola-vectorizer index --rebuild` to rebuild it with the new model, "
+                "or select the model it was built with",
+            )
+
+    def _new_generation_name(self) -> str:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        return f"gen-{stamp}"
+
+    def _create_generation(self, generation: str, meta: CollectionMeta) -> None:
+        gen_dir = self._dir / generation
+        gen_dir.mkdir(parents=True, exist_ok=True)
+        config = EdgeConfig(
+            vectors={DENSE_VECTOR: EdgeVectorParams(size=meta.dimension, distance=Distance.Cosine)},
+            sparse_vectors={SPARSE_VECTOR: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+        )
+        try:
+            shard = EdgeShard.create(str(gen_dir / "shard"), config)
+        except Exception as exc:  # the binding raises plain exceptions for IO problems
+            raise StoreError(
+                f"cannot create the embedded store at {gen_dir}: {exc}",
+                "check that QDRANT_PATH is writable",
+            ) from None
+        for field_name in KEYWORD_FIELDS:
+            shard.update(UpdateOperation.create_field_index(field_name, PayloadSchemaType.Keyword))
+        for field_name in INTEGER_FIELDS:
+            shard.update(UpdateOperation.create_field_index(field_name, PayloadSchemaType.Integer))
+        for field_name in DATETIME_FIELDS:
+            shard.update(UpdateOperation.create_field_index(field_name, PayloadSchemaType.Datetime))
+        shard.flush()
+        # meta.json is written last: a generation without it is an unfinished create.
+        _atomic_write_json(gen_dir / "meta.json", asdict(meta))
+        self._close_shard()
+        self._shard = shard
+
+    def _switch_current(self, generation: str) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        tmp = self._dir / f".CURRENT.tmp-{os.getpid()}"
+        tmp.write_text(generation)
+        os.replace(tmp, self._dir / "CURRENT")
+
+    def _open(self) -> EdgeShard:
+        if self._shard is not None:
+            return self._shard
+        gen_dir = self._generation_dir()
+        if gen_dir is None or not (gen_dir / "shard").is_dir():
+            raise StoreError(
+                f"no index at {self._dir}",
+                "run `keboola-vectorizer index` first (or set QDRANT_PATH to where it was built)",
+            )
+        try:
+            self._shard = EdgeShard.load(str(gen_dir / "shard"))
+        except Exception as exc:
+            raise StoreError(
+                f"cannot open the embedded store at {gen_dir}: {exc}",
+                "another process may hold it; otherwise run `keboola-vectorizer index --rebuild`",
+            ) from None
+        return self._shard
+
+    def _close_shard(self) -> None:
+        if self._shard is not None:
+            self._shard.flush()
+            self._shard.close()
+            self._shard = None
+
+    def close(self) -> None:
+        self._close_shard()
+
+    def drop(self) -> None:
+        self._close_shard()
+        gen_dir = self._generation_dir()
+        if self._pinned_generation:
+            if gen_dir is not None:
+                shutil.rmtree(gen_dir, ignore_errors=True)
+        else:
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    def start_rebuild(self, meta: CollectionMeta) -> EdgeStore:
+        staging = EdgeStore(self._root, self._collection, generation=self._new_generation_name())
+        staging.ensure(meta)
+        return staging
+
+    def promote(self, staging: EdgeStore) -> None:
+        new_generation = staging.generation
+        if not new_generation or staging.count() == 0:
+            raise StoreError(
+                "the rebuilt index is empty, so it was not switched in",
+                "check that the snapshot or projects hold data, then rerun with --rebuild",
+            )
+        staging.close()
+        old_generation = EdgeStore(self._root, self._collection).generation
+        self._close_shard()
+        self._switch_current(new_generation)
+        self._pinned_generation = None
+        if old_generation and old_generation != new_generation:
+            shutil.rmtree(self._dir / old_generation, ignore_errors=True)
+
+    def flush(self) -> None:
+        if self._shard is not None:
+            self._shard.flush()
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def upsert(self, points: Sequence[PointRecord]) -> None:
+        if not points:
+            return
+        shard = self._open()
+        edge_points = [
+            Point(
+                point_id(record.document_id),
+                {
+                    DENSE_VECTOR: [float(x) for x in record.dense],
+                    SPARSE_VECTOR: EdgeSparse(list(record.sparse.indices), list(record.sparse.values)),
+                },
+                {**record.payload, "document_id": record.document_id},
+            )
+            for record in points
+        ]
+        shard.update(UpdateOperation.upsert_points(edge_points))
+
+    def delete(self, document_ids: Sequence[str]) -> None:
+        if not document_ids:
+            return
+        self._open().update(UpdateOperation.delete_points([point_id(d) for d in document_ids]))
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def content_hashes(self, project_id: int | None = None) -> dict[str, str]:
+        if self.meta() is None:
+            return {}
+        filters = SearchFilters(project_ids=[project_id]) if project_id is not None else None
+        hashes: dict[str, str] = {}
+        for hit in self._scroll(filters, ["document_id", "content_hash"], batch=2000):
+            hashes[hit.document_id] = str(hit.payload.get("content_hash", ""))
+        return hashes
+
+    def _scroll(self, filters: SearchFilters | None, payload: bool | list[str],
+                batch: int) -> Iterator[Hit]:
+        shard = self._open()
+        offset = None
+        edge_filter = _edge_filter(filters)
+        while True:
+            records, offset = shard.scroll(
+                ScrollRequest(offset=offset, limit=batch, filter=edge_filter, with_payload=payload)
+            )
+            for record in records:
+                data = dict(record.payload or {})
+                yield Hit(str(data.get("document_id", record.id)), 0.0, data)
+            if offset is None:
+                return
+
+    def scroll(self, filters: SearchFilters | None = None, batch: int = 1000) -> Iterator[Hit]:
+        return self._scroll(filters, True, batch)
+
+    def retrieve(self, document_ids: Sequence[str], with_vectors: bool = False) -> list[Hit]:
+        if not document_ids:
+            return []
+        records = self._open().retrieve(
+            [point_id(d) for d in document_ids], with_payload=True, with_vector=with_vectors
+        )
+        hits = []
+        for record in records:
+            payload = dict(record.payload or {})
+            if with_vectors:
+                payload["_vectors"] = record.vector
+            hits.append(Hit(str(payload.get("document_id")), 0.0, payload))
+        order = {d: i for i, d in enumerate(document_ids)}
+        return sorted(hits, key=lambda hit: order.get(hit.document_id, len(order)))
+
+    def query(self, vectors: QueryVectors, mode: SearchMode, filters: SearchFilters,
+              limit: int) -> list[Hit]:
+        shard = self._open()
+        edge_filter = _edge_filter(filters)
+        dense = [float(x) for x in vectors.dense] if vectors.dense is not None else None
+        sparse = (EdgeSparse(list(vectors.sparse.indices), list(vectors.sparse.values))
+                  if vectors.sparse is not None and vectors.sparse.indices else None)
+        if mode == "dense" or (mode == "hybrid" and sparse is None):
+            if dense is None:
+                raise StoreError("a dense query needs a dense vector", "embed the query first")
+            request = QueryRequest(limit=limit, query=Query.Nearest(dense, using=DENSE_VECTOR),
+                                   filter=edge_filter, with_payload=True)
+        elif mode == "sparse":
+            if sparse is None:
+                return []
+            request = QueryRequest(limit=limit, query=Query.Nearest(sparse, using=SPARSE_VECTOR),
+                                   filter=edge_filter, with_payload=True)
+        else:
+            depth = max(MIN_PREFETCH, limit * PREFETCH_FACTOR)
+            request = QueryRequest(
+                limit=limit,
+                prefetches=[
+                    Prefetch(limit=depth, query=Query.Nearest(dense, using=DENSE_VECTOR),
+                             filter=edge_filter),
+                    Prefetch(limit=depth, query=Query.Nearest(sparse, using=SPARSE_VECTOR),
+                             filter=edge_filter),
+                ],
+                query=Fusion.Rrf(k=RRF_K),
+                filter=edge_filter,
+                with_payload=True,
+            )
+        return [self._hit(point) for point in shard.query(request)]
+
+    @staticmethod
+    def _hit(point: Any) -> Hit:
+        payload = dict(point.payload or {})
+        return Hit(str(payload.get("document_id", point.id)), float(point.score), payload)
+
+    def recommend(self, document_id: str, filters: SearchFilters, limit: int) -> list[Hit]:
+        shard = self._open()
+        pid = point_id(document_id)
+        records = shard.retrieve([pid], with_payload=False, with_vector=[DENSE_VECTOR])
+        if not records:
+            raise StoreError(f"no document {document_id!r} in the index",
+                             "check the id with `keboola-vectorizer search --json`")
+        vector = records[0].vector
+        dense = vector[DENSE_VECTOR] if isinstance(vector, dict) else vector
+        request = QueryRequest(
+            limit=limit,
+            query=Query.RecommendBestScore(RecommendQuery(positives=[dense], negatives=[]),
+                                           using=DENSE_VECTOR),
+            filter=_edge_filter(filters, exclude_point=pid),
+            with_payload=True,
+        )
+        return [self._hit(point) for point in shard.query(request)]
+
+    def count(self, filters: SearchFilters | None = None) -> int:
+        if self.meta() is None:
+            return 0
+        return int(self._open().count(CountRequest(exact=True, filter=_edge_filter(filters))))
+
+    def counts_by(self, key: str) -> dict[Any, int]:
+        if self.meta() is None:
+            return {}
+        response = self._open().facet(FacetRequest(key=key, limit=100_000, exact=True))
+        return {_plain(hit.value): int(hit.count) for hit in response.hits}
+
+    # -- state ------------------------------------------------------------------------------
+
+    def read_state(self) -> dict[str, Any]:
+        path = self._dir / "state.json"
+        if not path.is_file():
+            return {}
+        try:
+            return dict(json.loads(path.read_text()))
+        except ValueError:
+            return {}
+
+    def write_state(self, state: dict[str, Any]) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        _atomic_write_json(self._dir / "state.json", state)
