@@ -97,7 +97,7 @@ def _noop(stage: str, advance: int, total: int | None) -> None:
 def embed_batch(embedder: Embedder, documents: Sequence[Document], indexed_at: str) -> list[PointRecord]:
     vectors = embedder.embed_documents([d.text for d in documents])
     return [to_record(d, v, sparse.encode_document(d.text), indexed_at)
-            for d, v in zip(documents, vectors)]
+            for d, v in zip(documents, vectors, strict=True)]
 
 
 def run_index(
@@ -198,7 +198,7 @@ def run_embed_stage(snapshot: Snapshot, store: VectorStore | None, embedder: Emb
             for batch in batched(changed, batch_size):
                 with _Timer(summary, "embed"):
                     vectors = embedder.embed_documents([d.text for d in batch])
-                for document, vector in zip(batch, vectors):
+                for document, vector in zip(batch, vectors, strict=True):
                     sparse_vector = sparse.encode_document(document.text)
                     handle.write(json.dumps({
                         "id": document.id, "content_hash": document.content_hash,

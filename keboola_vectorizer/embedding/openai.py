@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from keboola_vectorizer.embedding.base import EmbeddingSettings, EmbeddingUsage, normalise, register_provider
-from keboola_vectorizer.errors import ConfigError, EmbeddingError
+from keboola_vectorizer.errors import ConfigError, EmbeddingError, VectorizerError
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
@@ -212,8 +212,7 @@ class OpenAIEmbedder:
                 raise ConfigError(f"--dimensions must be a positive number, got {dimensions}")
             if spec is not None and not spec.shortenable and dimensions != spec.dimension:
                 raise ConfigError(
-                    f"model {model} has a fixed dimension of {spec.dimension} "
-                    "and does not accept --dimensions",
+                    f"model {model} has a fixed dimension of {spec.dimension} and does not accept --dimensions",
                     "drop --dimensions, or use text-embedding-3-small or text-embedding-3-large",
                 )
             if spec is not None and dimensions > spec.dimension:
@@ -270,9 +269,7 @@ class OpenAIEmbedder:
 
     def __repr__(self) -> str:
         # Never the key.
-        return (
-            f"OpenAIEmbedder(model={self.model!r}, dimensions={self._dimension}, base_url={self.base_url!r})"
-        )
+        return f"OpenAIEmbedder(model={self.model!r}, dimensions={self._dimension}, base_url={self.base_url!r})"
 
     # -- protocol ----------------------------------------------------------------------------------
 
@@ -306,9 +303,7 @@ class OpenAIEmbedder:
 
         def run(index: int) -> None:
             start, end = batches[index]
-            results[index] = self._request_with_retries(
-                prepared[start:end], counts[start:end], deadline, abort
-            )
+            results[index] = self._request_with_retries(prepared[start:end], counts[start:end], deadline, abort)
 
         remaining = list(range(len(batches)))
         if not self._verified:
@@ -421,7 +416,7 @@ class OpenAIEmbedder:
             raise
         except RetryError as exc:  # pragma: no cover - reraise=True makes tenacity re-raise the cause
             raise EmbeddingError("OpenAI request failed", str(exc)) from None
-        except EmbeddingError:
+        except VectorizerError:
             raise
         except Exception as exc:
             raise self._to_error(exc, attempts) from exc
@@ -511,7 +506,9 @@ class OpenAIEmbedder:
         if isinstance(exc, openai.APIStatusError):
             if exc.status_code == 429:
                 return "was rate limited (429)"
-            return f"failed with a server error ({exc.status_code})"
+            if exc.status_code >= 500:
+                return f"failed with a server error ({exc.status_code})"
+            return f"failed ({exc.status_code})"
         return f"failed ({type(exc).__name__})"
 
     def _redact(self, text: str) -> str:
@@ -525,9 +522,7 @@ class OpenAIEmbedder:
         if self._is_transient(exc):
             what = self._describe_transient(exc)
             return EmbeddingError(
-                self._redact(
-                    f"OpenAI request{where} {what}; gave up after {attempts} attempts: {_api_message(exc)}"
-                ),
+                self._redact(f"OpenAI request{where} {what}; gave up after {attempts} attempts: {_api_message(exc)}"),
                 "the API is unavailable or rate limiting; try again later, lower the concurrency, "
                 "or raise the deadline",
             )
@@ -540,9 +535,7 @@ class OpenAIEmbedder:
         message = self._redact(_api_message(exc))
         code = getattr(exc, "code", None)
         if status == 401:
-            return EmbeddingError(
-                f"OpenAI rejected the API key (401): {message}", "set OPENAI_API_KEY to a valid key"
-            )
+            return EmbeddingError(f"OpenAI rejected the API key (401): {message}", "set OPENAI_API_KEY to a valid key")
         if status == 403:
             return EmbeddingError(
                 f"OpenAI denied access (403): {message}",
@@ -561,8 +554,7 @@ class OpenAIEmbedder:
             )
         if status == 400 and (getattr(exc, "param", None) == "dimensions" or "dimensions" in message.lower()):
             return EmbeddingError(
-                f"OpenAI rejected dimensions={self._requested_dimensions} "
-                f"for model {self.model} (400): {message}",
+                f"OpenAI rejected dimensions={self._requested_dimensions} for model {self.model} (400): {message}",
                 "drop --dimensions or choose a value the model supports",
             )
         if status == 400 and ("token" in message.lower() or "context length" in message.lower()):

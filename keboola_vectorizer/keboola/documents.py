@@ -221,8 +221,7 @@ def _table_and_column_documents(ctx: _ProjectContext) -> Iterator[Document]:
         produced_by = ctx.lineage.produced_by.get(table_id, [])
         consumed_by = ctx.lineage.consumed_by.get(table_id, [])
         column_text = ", ".join(
-            f"{_with_words(c)}{' ' + _column_type(column_meta.get(c, {})) if _column_type(column_meta.get(c, {})) else ''}"
-            for c in columns
+            " ".join(filter(None, (_with_words(c), _column_type(column_meta.get(c, {}))))) for c in columns
         )
         url = f"{ctx.base_url}/storage/{bucket_id}/table/{table_name}"
         text = _lines(

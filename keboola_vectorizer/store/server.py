@@ -376,7 +376,7 @@ class ServerStore:
         retrying = Retrying(
             stop=stop_after_attempt(self.options.retry_attempts)
             | stop_after_delay(self.options.retry_deadline_s),
-            wait=wait_exponential_jitter(initial=self.options.retry_initial_s,
+            wait=wait_exponential_jitter(multiplier=self.options.retry_initial_s,
                                          max=self.options.retry_max_s),
             retry=retry_if_exception(_is_transient),
             before_sleep=self._log_retry(op),
