@@ -442,14 +442,16 @@ def _render_results(results: list[Any], as_json: bool, title: str) -> None:
     if not results:
         stdout.print("No results.")
         return
-    table = Table(title=title, show_lines=True)
-    for column in ("#", "score", "kind", "name", "project", "id / link"):
-        table.add_column(column, overflow="fold")
+    stdout.print(f"[bold]{title}[/]")
+    # One block per result rather than a table: ids and links must stay whole to be clickable/copyable.
     for position, result in enumerate(results, start=1):
-        table.add_row(str(position), f"{result.score:.3f}", result.kind,
-                      f"[bold]{result.name}[/]\n[dim]{result.snippet}[/]",
-                      f"{result.project_name} ({result.project_id})", f"{result.id}\n{result.url}")
-    stdout.print(table)
+        stdout.print(f"\n[bold]{position}. {result.name}[/]  [cyan]{result.kind}[/]  "
+                     f"{result.project_name} ({result.project_id})  [dim]score {result.score:.3f}[/]",
+                     soft_wrap=True, highlight=False)
+        if result.snippet:
+            stdout.print(f"   {result.snippet}", soft_wrap=True, highlight=False, markup=False)
+        stdout.print(f"   [dim]{result.id}[/]", soft_wrap=True, highlight=False)
+        stdout.print(f"   [link={result.url}]{result.url}[/link]", soft_wrap=True, highlight=False)
 
 
 @app.command()
@@ -561,12 +563,16 @@ def main() -> None:
     except VectorizerError as error:
         stderr.print(f"[red]error:[/] {scrub(error.one_line())}", highlight=False, soft_wrap=True)
         sys.exit(error.exit_code)
-    except click.exceptions.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except click.exceptions.Abort:
+    except (typer.Abort, click.exceptions.Abort):
         stderr.print("aborted")
         sys.exit(130)
+    except (typer.exceptions.TyperException, click.exceptions.ClickException) as error:
+        # Typer vendors click: usage errors come from either, and both know how to show themselves.
+        show = getattr(error, "show", None)
+        if show is None:
+            raise
+        show()
+        sys.exit(getattr(error, "exit_code", 2))
     except KeyboardInterrupt:
         stderr.print("interrupted — rerun the same command to resume; finished work is kept")
         sys.exit(130)

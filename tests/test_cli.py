@@ -1,0 +1,137 @@
+"""The public CLI as a user meets it: real processes, real exit codes, one-line errors, --json shapes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_snapshot
+
+CLI = [sys.executable, "-m", "keboola_vectorizer.cli"]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("KBC_", "QDRANT_", "OPENAI_", "DD_"))}
+    base.update(env or {})
+    return subprocess.run(CLI + list(args), capture_output=True, text=True, env=base, timeout=timeout)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:"), lines[0]
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """One project (9002) indexed through the CLI; returns the environment that points at it."""
+    root = tmp_path_factory.mktemp("cli")
+    snapshot = copy_snapshot(root / "snapshot", [9002, 9003])
+    env = {"QDRANT_PATH": str(root / "qdrant"), "SNAPSHOT": str(snapshot)}
+    first = run_cli("index", "--snapshot", str(snapshot), "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    env["FIRST_RUN"] = first.stdout
+    return env
+
+
+def test_index_json_summary_and_incremental_rerun(small_index: dict[str, str]) -> None:
+    first = json.loads(small_index["FIRST_RUN"])
+    for key in ("extracted", "embedded", "skipped", "upserted", "deleted", "seconds"):
+        assert key in first
+    assert (first["extracted"], first["embedded"], first["upserted"]) == (48, 48, 48)
+    assert first["seconds"]["embed"] > 0
+    again = run_cli("index", "--snapshot", small_index["SNAPSHOT"], "--json", env=small_index)
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert (summary["embedded"], summary["upserted"], summary["skipped"], summary["deleted"]) == (0, 0, 48, 0)
+
+
+def test_search_json_is_ranked_results_with_links(small_index: dict[str, str]) -> None:
+    result = run_cli("search", "AI generated SMS texts for customers", "--json", "--limit", "5", env=small_index)
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    assert 0 < len(hits) <= 5
+    for hit in hits:
+        assert {"id", "kind", "name", "project_id", "score", "url", "snippet"} <= set(hit)
+        assert hit["url"].startswith(f"https://connection.keboola.com/admin/projects/{hit['project_id']}/")
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    assert any(h["id"].startswith("9002/") for h in hits[:3])
+
+
+def test_search_filters_restrict_results(small_index: dict[str, str]) -> None:
+    result = run_cli("search", "sales data", "--json", "--project", "9003", "--kind", "table", env=small_index)
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    assert hits and all(h["project_id"] == 9003 and h["kind"] == "table" for h in hits)
+
+
+def test_search_prints_a_table_for_people(small_index: dict[str, str]) -> None:
+    result = run_cli("search", "twilio sms", "--limit", "3", env=small_index)
+    assert result.returncode == 0, result.stderr
+    assert "twilio" in result.stdout.lower()
+    assert "https://connection.keboola.com/admin/projects/" in result.stdout.replace("\n", "").replace("│", "")
+
+
+def test_status_json(small_index: dict[str, str]) -> None:
+    result = run_cli("status", "--json", env=small_index)
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["model"] == "local/all-MiniLM-L6-v2@384"
+    assert status["dimension"] == 384
+    assert status["points"] == 48
+    assert status["by_project"] == {"9002": 24, "9003": 24}
+    assert sum(status["by_kind"].values()) == 48
+    assert status["last_run"]["extracted"] == 48
+
+
+def test_documents_prints_json_lines(small_index: dict[str, str]) -> None:
+    result = run_cli("documents", "--snapshot", small_index["SNAPSHOT"])
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 48
+    assert {"id", "kind", "text", "payload", "content_hash"} <= set(rows[0])
+    assert len({r["id"] for r in rows}) == 48
+
+
+def test_missing_keboola_settings_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("index", env={"QDRANT_PATH": str(tmp_path / "q")})
+    assert_one_line_error(result, 3, "KBC_STORAGE_API_URL", "--snapshot")
+    assert not (tmp_path / "q").exists()
+
+
+def test_snapshot_that_is_not_one(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = run_cli("index", "--snapshot", str(tmp_path / "empty"), env={"QDRANT_PATH": str(tmp_path / "q")})
+    assert_one_line_error(result, 7, "projects.json")
+    assert not (tmp_path / "q").exists()
+    missing = run_cli("index", "--snapshot", str(tmp_path / "nope"), env={"QDRANT_PATH": str(tmp_path / "q")})
+    assert_one_line_error(missing, 7, "does not exist")
+
+
+def test_snapshot_with_corrupt_file(tmp_path: Path) -> None:
+    snapshot = copy_snapshot(tmp_path / "snap", [9002])
+    (snapshot / "9002" / "tables.json").write_text("{not json")
+    result = run_cli("index", "--snapshot", str(snapshot), env={"QDRANT_PATH": str(tmp_path / "q")})
+    assert_one_line_error(result, 7, "tables.json", "not valid JSON")
+
+
+def test_search_on_missing_index(tmp_path: Path) -> None:
+    result = run_cli("search", "churn", env={"QDRANT_PATH": str(tmp_path / "none")})
+    assert_one_line_error(result, 10, "keboola-vectorizer index")
+
+
+def test_empty_query_and_bad_option_values(tmp_path: Path) -> None:
+    env = {"QDRANT_PATH": str(tmp_path / "none")}
+    assert_one_line_error(run_cli("search", "   ", env=env), 3, "empty")
+    bad_kind = run_cli("search", "churn", "--kind", "spreadsheet", env=env)
+    assert bad_kind.returncode == 2
+    assert "spreadsheet" in bad_kind.stderr
