@@ -27,6 +27,7 @@ a hint. The API key is never part of a message.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -126,6 +127,7 @@ class ServerOptions:
     snapshots_dir: str = "/qdrant/snapshots"
     # REST URLs of every peer, for per-peer snapshots in a cluster (each holds only its shards).
     peer_urls: tuple[str, ...] = ()
+    snapshot_timeout_s: float = 1800.0
 
 
 @dataclass
@@ -265,6 +267,20 @@ def _quiet(local: bool) -> Iterator[None]:
         yield
 
 
+def _make_client(url: str, api_key: str | None, timeout: float) -> QdrantClient:
+    https = url.lower().startswith("https://")
+    if api_key and not https:
+        # qdrant-client warns on every start; inside a cluster network plain HTTP is common, so
+        # say it once in the log (and in `doctor`) instead.
+        log.info("sending the Qdrant API key over plain HTTP to %s", redact_url(url))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Api key is used with an insecure connection")
+        # check_compatibility=False: the version check would make a request (and only warn) in the
+        # constructor; `doctor` reports the server version instead.
+        return QdrantClient(url=url, api_key=api_key, timeout=max(1, round(timeout)), https=https,
+                            check_compatibility=False)
+
+
 class ServerStore:
     """VectorStore over qdrant-client. `name` is the alias searches use (or, for a store returned by
     `start_rebuild`, the physical staging collection)."""
@@ -276,14 +292,12 @@ class ServerStore:
         if client is None and not url:
             raise StoreError("the server backend needs a Qdrant URL", hint="set QDRANT_URL")
         self.options = options or ServerOptions()
-        self._api_key = api_key
+        # Kept only to pass to peer clients and to scrub it from any message.
+        self._api_key = api_key or (client.init_options.get("api_key") if client is not None else None)
         self._url = url
         if client is None:
             assert url is not None
-            # check_compatibility=False: the version check would make a request (and only warn) in
-            # the constructor; `doctor` reports the server version instead.
-            client = QdrantClient(url=url, api_key=api_key, timeout=max(1, round(timeout)),
-                                  https=url.lower().startswith("https://"), check_compatibility=False)
+            client = _make_client(url, api_key, timeout)
             owns_client = True if owns_client is None else owns_client
         self._client = client
         self._owns_client = bool(owns_client)
@@ -370,11 +384,12 @@ class ServerStore:
         return self._redact(f"{type(exc).__name__}: {exc}".strip().rstrip(":"))
 
     def _call(self, op: str, fn: Callable[..., T], *args: Any, missing_ok: bool = False,
-              **kwargs: Any) -> T:
+              retry: bool = True, **kwargs: Any) -> T:
         """Run one client call with retries for transient errors; map failures to StoreError.
-        With missing_ok, a 'collection not found' answer returns None instead."""
+        With missing_ok, a 'collection not found' answer returns None instead; retry=False for
+        long operations that must not run twice at once (snapshot create / recover)."""
         retrying = Retrying(
-            stop=stop_after_attempt(self.options.retry_attempts)
+            stop=stop_after_attempt(self.options.retry_attempts if retry else 1)
             | stop_after_delay(self.options.retry_deadline_s),
             wait=wait_exponential_jitter(multiplier=self.options.retry_initial_s,
                                          max=self.options.retry_max_s),
@@ -401,8 +416,10 @@ class ServerStore:
                               hint=URL_HINT)
         if isinstance(exc, UnexpectedResponse):
             if exc.status_code in (401, 403):
-                return StoreError(f"Qdrant rejected the API key (HTTP {exc.status_code} on {op})",
-                                  hint=KEY_HINT)
+                error = StoreError(f"Qdrant rejected the API key (HTTP {exc.status_code} on {op})",
+                                   hint=KEY_HINT)
+                error.auth_failed = True  # type: ignore[attr-defined]
+                return error
             detail = ""
             try:
                 detail = str(exc.structured().get("status", {}).get("error", ""))
@@ -457,11 +474,15 @@ class ServerStore:
             if self._alias_for is not None:
                 raise StoreError(f"staging collection '{self._name}' disappeared", hint=REBUILD_HINT)
             physical = self._new_physical_name()
-            self._create_physical(physical, meta)
-            self._call("create alias", self._client.update_collection_aliases,
-                       change_aliases_operations=[models.CreateAliasOperation(
-                           create_alias=models.CreateAlias(collection_name=physical,
-                                                           alias_name=self._name))])
+            try:
+                self._create_physical(physical, meta)
+                self._call("create alias", self._client.update_collection_aliases,
+                           change_aliases_operations=[models.CreateAliasOperation(
+                               create_alias=models.CreateAlias(collection_name=physical,
+                                                               alias_name=self._name))])
+            except Exception:
+                self._discard(physical)
+                raise
             return
         self._check_compatible(current, meta)
 
@@ -488,8 +509,8 @@ class ServerStore:
         hnsw = None
         if opts.hnsw_m is not None or opts.hnsw_ef_construct is not None:
             hnsw = models.HnswConfigDiff(m=opts.hnsw_m, ef_construct=opts.hnsw_ef_construct)
-        created = self._call(
-            "create collection", self._client.create_collection,
+        create = functools.partial(
+            self._call, "create collection", self._client.create_collection,
             collection_name=physical,
             vectors_config={DENSE_VECTOR: models.VectorParams(size=meta.dimension, distance=distance)},
             # IDF modifier: the BM25 vectors carry term frequencies only; Qdrant applies IDF from
@@ -502,8 +523,12 @@ class ServerStore:
             hnsw_config=hnsw,
             metadata={META_KEY: asdict(meta), STATE_KEY: {}},
         )
-        if not created and self._info(physical) is None:
-            raise StoreError(f"Qdrant did not create collection '{physical}'", hint=URL_HINT)
+        try:
+            create()
+        except StoreError:
+            # A retried create whose first attempt went through answers "already exists".
+            if self._info(physical) is None:
+                raise
         self._create_payload_indexes(physical)
         # A server older than 1.16 accepts the request but drops the metadata: refuse early rather
         # than lose the embedder check.
@@ -511,6 +536,13 @@ class ServerStore:
         if info is None or not (info.config.metadata or {}).get(META_KEY):
             raise StoreError(f"Qdrant at {self.location} did not keep the collection metadata",
                              hint="upgrade Qdrant to 1.16 or newer")
+
+    def _discard(self, physical: str) -> None:
+        """Best-effort removal of a half-created collection (the original error matters more)."""
+        try:
+            self._call("delete collection", self._client.delete_collection, physical)
+        except StoreError as exc:
+            log.warning("could not remove the half-created collection %s: %s", physical, exc.message)
 
     def _create_payload_indexes(self, physical: str) -> None:
         schemas = ([(name, models.PayloadSchemaType.KEYWORD) for name in KEYWORD_FIELDS]
@@ -731,7 +763,11 @@ class ServerStore:
             raise StoreError("a staging collection cannot start another rebuild")
         self._drop_orphans()
         physical = self._new_physical_name()
-        self._create_physical(physical, meta)
+        try:
+            self._create_physical(physical, meta)
+        except Exception:
+            self._discard(physical)
+            raise
         log.info("rebuilding into %s (alias %s still points at %s)", physical, self._name,
                  self.physical_name())
         return ServerStore(self._client, collection=physical, options=self.options,
@@ -803,20 +839,29 @@ class ServerStore:
         if self._local:
             return ClusterHealth(distributed=False, detail="not distributed (qdrant-client local mode)",
                                  write_consistency_factor=wcf)
-        status = self._call("cluster status", self._client.cluster_status)
         peers: dict[int, str] = {}
-        distributed = getattr(status, "status", "") == "enabled"
-        if distributed:
-            peers = {int(pid): str(info.uri) for pid, info in (status.peers or {}).items()}
+        distributed: bool | None = None
+        try:
+            status = self._call("cluster status", self._client.cluster_status)
+            distributed = getattr(status, "status", "") == "enabled"
+            if distributed:
+                peers = {int(pid): str(info.uri) for pid, info in (status.peers or {}).items()}
+        except StoreError as exc:
+            # A key scoped to collections (JWT RBAC) may not read GET /cluster; the collection's
+            # own cluster info below is what the write check needs.
+            if not getattr(exc, "auth_failed", False):
+                raise
         info = self._info()
         if info is None:
-            return ClusterHealth(distributed=distributed, peers=peers, write_consistency_factor=wcf,
+            return ClusterHealth(distributed=bool(distributed), peers=peers, write_consistency_factor=wcf,
                                  detail=f"collection '{self._name}' does not exist yet")
         wcf = info.config.params.write_consistency_factor or wcf
         physical = self.physical_name() or self._name
         cluster = self._call("collection cluster info", self._client.collection_cluster_info, physical)
         replicas = [ShardReplica(s.shard_id, cluster.peer_id, str(s.state)) for s in cluster.local_shards]
         replicas += [ShardReplica(s.shard_id, s.peer_id, str(s.state)) for s in cluster.remote_shards]
+        if distributed is None:  # GET /cluster was not allowed: infer from the shard layout
+            distributed = bool(cluster.remote_shards)
         health = ClusterHealth(distributed=distributed, peers=peers, replicas=replicas,
                                write_consistency_factor=wcf,
                                detail=(f"{len(peers)} peers, {cluster.shard_count} shards" if distributed
@@ -826,9 +871,12 @@ class ServerStore:
             by_shard.setdefault(replica.shard_id, []).append(replica)
         for shard_id, shard_replicas in sorted(by_shard.items()):
             active = sum(1 for r in shard_replicas if r.state == models.ReplicaState.ACTIVE.value)
-            if active < wcf:
+            # A shard never needs more acknowledgements than it has replicas (a single node, or a
+            # collection created with fewer replicas than write_consistency_factor).
+            needed = min(wcf, len(shard_replicas))
+            if active < needed:
                 health.problems.append(f"shard {shard_id} has {active} Active replica(s), writes need "
-                                       f"{wcf} (write_consistency_factor)")
+                                       f"{needed} (write_consistency_factor)")
             for r in shard_replicas:
                 if r.state != models.ReplicaState.ACTIVE.value:
                     health.warnings.append(f"shard {shard_id} replica on peer {r.peer_id} is {r.state}")
@@ -861,7 +909,8 @@ class ServerStore:
             if self._local:
                 return self.location
             version = self._call("server info", self._client.info).version
-            return f"{self.location}, Qdrant {version}"
+            plain = " (API key over plain HTTP)" if self._api_key and self.location.startswith("http:") else ""
+            return f"{self.location}, Qdrant {version}{plain}"
 
         def collection() -> str:
             meta = self.meta()
@@ -883,13 +932,19 @@ class ServerStore:
 
     def _peer_clients(self) -> list[tuple[str, QdrantClient, bool]]:
         """(peer URL, client, owned) for every peer to snapshot; the main client alone by default."""
+        # Own clients with a long timeout: creating or recovering a snapshot takes minutes on a
+        # big collection, and a timed-out request must not be retried while the first still runs.
         if not self.options.peer_urls:
-            return [("", self._client, False)]
-        timeout = self._client.init_options.get("timeout") or 30
-        return [(redact_url(url), QdrantClient(url=url, api_key=self._api_key, timeout=timeout,
-                                               https=url.lower().startswith("https://"),
-                                               check_compatibility=False), True)
+            client, owned = self._long_client()
+            return [("", client, owned)]
+        return [(redact_url(url), _make_client(url, self._api_key, self.options.snapshot_timeout_s), True)
                 for url in self.options.peer_urls]
+
+    def _long_client(self) -> tuple[QdrantClient, bool]:
+        """(client, owned) for the main URL with the snapshot timeout; the given client otherwise."""
+        if self._url:
+            return _make_client(self._url, self._api_key, self.options.snapshot_timeout_s), True
+        return self._client, False
 
     def _snapshot_records(self) -> list[dict[str, Any]]:
         records = (self._metadata() or {}).get(SNAPSHOTS_KEY)
@@ -918,7 +973,7 @@ class ServerStore:
         for peer_url, client, owned in self._peer_clients():
             try:
                 desc = self._call(f"create snapshot on {peer_url or self.location}", client.create_snapshot,
-                                  collection_name=physical, wait=True)
+                                  collection_name=physical, wait=True, retry=False)
             finally:
                 if owned:
                     client.close()
@@ -1003,13 +1058,17 @@ class ServerStore:
                     continue
                 plan.append((peer_url, client, owned, self._location_for(target, peer.name)))
         else:
-            plan.append(("", self._client, False, self._location_for(target, name_or_location)))
-        checksum = recorded.peers[0].checksum if recorded and len(plan) == 1 and recorded.peers else None
+            client, owned = self._long_client()
+            plan.append(("", client, owned, self._location_for(target, name_or_location)))
+        checksum = None
+        if recorded and len(plan) == 1:
+            checksum = next((p.checksum for p in recorded.peers if p.name == name_or_location), None)
         for peer_url, client, owned, location in plan:
             try:
                 self._call(f"recover snapshot on {peer_url or self.location}", client.recover_snapshot,
                            collection_name=target, location=location,
-                           priority=models.SnapshotPriority.SNAPSHOT, checksum=checksum, wait=True)
+                           priority=models.SnapshotPriority.SNAPSHOT, checksum=checksum, wait=True,
+                           retry=False)
             finally:
                 if owned:
                     client.close()
