@@ -86,6 +86,8 @@ def _is_retryable(exc: BaseException) -> bool:
         status = exc.response.status_code if exc.response is not None else 0
         # 501 means "never implemented": retrying cannot help (kbcstorage makes the same exception).
         return status == 429 or (status >= 500 and status != 501)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False  # a certificate problem stays a certificate problem
     if isinstance(exc, requests.ConnectionError) and _is_dns_failure(exc):
         return False  # a name that does not resolve is a typo, not a blip
     return isinstance(
@@ -277,6 +279,8 @@ class KeboolaClient:
             return f"no answer within {self.timeout_s:g} s"
         if isinstance(exc, requests.exceptions.ChunkedEncodingError):
             return "connection broke off mid-response"
+        if isinstance(exc, requests.exceptions.SSLError):
+            return "TLS handshake or certificate verification failed"
         if isinstance(exc, requests.ConnectionError):
             if _is_dns_failure(exc):
                 return "host name does not resolve"
@@ -286,11 +290,11 @@ class KeboolaClient:
     def _log_retry(self, state: RetryCallState, path: str) -> None:
         exc = state.outcome.exception() if state.outcome else None
         logger.warning(
-            "Storage API %s GET /v2/storage/%s failed (%s); retry %d in %.1f s",
+            "Storage API %s GET /v2/storage/%s attempt %d failed (%s); retrying in %.2f s",
             self._where(),
             path,
-            self._describe(exc),
             state.attempt_number,
+            self._describe(exc),
             state.upcoming_sleep,
         )
 
@@ -360,17 +364,18 @@ class KeboolaClient:
 
     def _exhausted(self, path: str, exc: BaseException | None, attempts: int, seconds: float) -> Exception:
         reason = self._describe(exc)
+        tries = f"{attempts} attempt" + ("s" if attempts != 1 else "")
         if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout):
             if attempts == 1:
                 return KeboolaApiError(f"Storage API at {self.url} is unreachable ({reason})", _URL_HINT)
             return KeboolaApiError(
-                f"Storage API at {self.url} is unreachable ({reason}) after {attempts} attempts "
+                f"Storage API at {self.url} is unreachable ({reason}) after {tries} "
                 f"in {seconds:.1f} s (retry deadline {self.deadline_s:g} s)",
                 _URL_HINT,
             )
         return KeboolaApiError(
-            f"Storage API {self._where()} kept failing GET /v2/storage/{path}: gave up after {attempts} "
-            f"attempts in {seconds:.1f} s (retry deadline {self.deadline_s:g} s); last error: {reason}",
+            f"Storage API {self._where()} kept failing GET /v2/storage/{path}: gave up after {tries} "
+            f"in {seconds:.1f} s (retry deadline {self.deadline_s:g} s); last error: {reason}",
             "the API may be down or rate-limiting; run again later or raise the deadline",
         )
 

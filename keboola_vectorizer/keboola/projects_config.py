@@ -94,15 +94,16 @@ def sources_from_env(url: str | None = None, token: str | SecretStr | None = Non
 
 def load_projects_config(
     path: Path,
-    *,
     secrets_dir: Path | None = None,
+    *,
     environ: Mapping[str, str] | None = None,
 ) -> list[ProjectSource]:
     """Parse a projects config (YAML, or JSON by `.json` suffix) into sources with their tokens resolved.
 
     A `token_secret` is looked up first as the file `<secrets_dir>/<token_secret>` (a mounted Kubernetes
     secret), then as the env var named by upper-casing it and turning '-' into '_'. A `token_env` names
-    the env var directly. Every problem is a ConfigError naming the file and the entry.
+    the env var directly (a secret file of that name, or its kebab-case, still wins). `environ` defaults
+    to os.environ. Every problem is a ConfigError naming the file and the entry.
     """
     env = os.environ if environ is None else environ
     data = _read(path)
@@ -182,37 +183,38 @@ def _token(entry: dict[str, Any], where: str, secrets_dir: Path | None, env: Map
     env_name = entry.get("token_env")
     if (secret_name is None) == (env_name is None):
         raise ConfigError(f"{where}: give exactly one of token_secret or token_env", _CONFIG_HINT)
+    key = "token_env" if env_name is not None else "token_secret"
+    name = env_name if env_name is not None else secret_name
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{where}: {key} must be a non-empty string", _CONFIG_HINT)
+    name = name.strip()
+    if "/" in name or "\\" in name or name in (".", ".."):
+        # The name is also a file name inside the secrets dir, never a path out of it.
+        raise ConfigError(f"{where}: {key} {name!r} must be a plain name, not a path", _CONFIG_HINT)
+    # token_env names the variable exactly; a token_secret maps to one the way k8s names map to env vars.
+    env_var = name if env_name is not None else name.upper().replace("-", "_")
 
-    if env_name is not None:
-        if not isinstance(env_name, str) or not env_name.strip():
-            raise ConfigError(f"{where}: token_env must be a non-empty string", _CONFIG_HINT)
-        value = env.get(env_name.strip(), "").strip()
-        if not value:
-            raise ConfigError(f"{where}: env var {env_name} (token_env) is not set or empty", f"set {env_name}")
-        return value
-
-    if not isinstance(secret_name, str) or not secret_name.strip():
-        raise ConfigError(f"{where}: token_secret must be a non-empty string", _CONFIG_HINT)
-    secret_name = secret_name.strip()
-    if "/" in secret_name or "\\" in secret_name or secret_name in (".", ".."):
-        # A secret name is a file name inside the secrets dir, never a path out of it.
-        raise ConfigError(f"{where}: token_secret {secret_name!r} must be a plain name, not a path", _CONFIG_HINT)
-    env_fallback = secret_name.upper().replace("-", "_")
     if secrets_dir is not None:
-        secret_file = secrets_dir / secret_name
-        if secret_file.is_file():
+        # A mounted secret wins over the environment (as for every other secret, see README.md), under the
+        # name as written, as an env var name, or in Kubernetes kebab-case.
+        for candidate in dict.fromkeys([name, env_var, env_var.lower().replace("_", "-")]):
+            secret_file = secrets_dir / candidate
+            if not secret_file.is_file():
+                continue
             try:
                 value = secret_file.read_text(encoding="utf-8").strip()
             except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"{where}: secret file {secret_file} cannot be read: {exc}", "check the file") from None
+                raise ConfigError(
+                    f"{where}: secret file {secret_file} cannot be read: {exc}", "check the file"
+                ) from None
             if not value:
                 raise ConfigError(f"{where}: secret file {secret_file} is empty", "put the token in it")
             return value
-    value = env.get(env_fallback, "").strip()
+    value = env.get(env_var, "").strip()
     if value:
         return value
-    looked = f"no file {secrets_dir / secret_name} and " if secrets_dir is not None else ""
+    looked = f"no file {secrets_dir / name} and " if secrets_dir is not None else ""
     raise ConfigError(
-        f"{where}: token_secret {secret_name!r} not found ({looked}no env var {env_fallback})",
-        f"mount the secret file or set {env_fallback}",
+        f"{where}: {key} {name!r} not found ({looked}no env var {env_var} or it is empty)",
+        f"mount the secret file or set {env_var}",
     )
