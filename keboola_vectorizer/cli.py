@@ -556,6 +556,88 @@ def eval_command(
         stdout.print(f"[yellow]miss[/] {miss['query']!r}: expected {miss['relevant']}, rank {miss['rank']}")
 
 
+@app.command()
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False) -> None:
+    """Check Keboola tokens and stacks, Qdrant, the cluster and the model; exit 0 only if all pass."""
+    from keboola_vectorizer.doctor import run_checks
+
+    checks = run_checks(_settings())
+    ok = all(check.ok for check in checks)
+    if as_json:
+        _print_json({"ok": ok, "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks]})
+    else:
+        for check in checks:
+            mark = "[green]ok[/]  " if check.ok else "[red]FAIL[/]"
+            stdout.print(f"{mark} {check.name}: {scrub(check.detail)}", soft_wrap=True, highlight=False)
+    if not ok:
+        raise typer.Exit(1)
+
+
+snapshot_app = typer.Typer(help="Back up and restore the index (server: collection snapshots on every "
+                           "peer; Edge: a copy of the closed shard directory).", no_args_is_help=True)
+app.add_typer(snapshot_app, name="snapshot")
+
+
+def _snapshot_store() -> Any:
+    store = _store()
+    if not hasattr(store, "create_snapshot"):
+        raise ConfigError("this backend has no snapshots", "use Qdrant Edge or a Qdrant server")
+    return store
+
+
+@snapshot_app.command("create")
+def snapshot_create(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Snapshot the collection, recording its point count and a digest of its content hashes."""
+    with _index_lock():
+        store = _snapshot_store()
+        try:
+            info = store.create_snapshot()
+        finally:
+            store.close()
+    if as_json:
+        _print_json(info.to_dict())
+    else:
+        stdout.print(f"Snapshot [bold]{info.name}[/] of {info.collection}: {info.points} points")
+
+
+@snapshot_app.command("list")
+def snapshot_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List snapshots of the collection."""
+    store = _snapshot_store()
+    try:
+        infos = store.list_snapshots()
+    finally:
+        store.close()
+    if as_json:
+        _print_json([info.to_dict() for info in infos])
+        return
+    if not infos:
+        stdout.print("No snapshots.")
+        return
+    table = Table("name", "collection", "points", "taken at")
+    for info in infos:
+        table.add_row(info.name, info.collection, str(info.points), str(info.taken_at))
+    stdout.print(table)
+
+
+@snapshot_app.command("restore")
+def snapshot_restore(
+    name: Annotated[str, typer.Argument(help="Snapshot name (from `snapshot list`) or location.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Restore a snapshot and verify its point count and content hashes before switching to it."""
+    with _index_lock():
+        store = _snapshot_store()
+        try:
+            info = store.restore_snapshot(name)
+        finally:
+            store.close()
+    if as_json:
+        _print_json(info.to_dict())
+    else:
+        stdout.print(f"Restored [bold]{info.name}[/]: {info.points} points, content hashes verified")
+
+
 def main() -> None:
     """Entry point: run the app; turn foreseen failures into one line and a documented exit code."""
     try:

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     qdrant_shard_number: int = 6
     qdrant_write_consistency_factor: int = 1
     qdrant_read_consistency: str = "majority"
+    qdrant_timeout: float = 30.0
+    qdrant_upsert_batch_size: int = 256
+    qdrant_upsert_parallel: int = 4
+    qdrant_snapshots_dir: str = "/qdrant/snapshots"
+    qdrant_peer_urls: str = ""
 
     embedding_provider: str = Field(default="local",
                                     validation_alias=AliasChoices("embedding_provider", "kv_provider"))

@@ -24,10 +24,12 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300)
 def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
     assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error:"), lines[0]
+    errors = [line for line in lines if line.startswith("error:")]
+    # Retry warnings may precede it, but the failure itself is exactly one line, and the last.
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
+    assert all(" WARNING " in line for line in lines[:-1]), result.stderr
     for needle in needles:
-        assert needle in lines[0], lines[0]
+        assert needle in errors[0], errors[0]
     assert "Traceback" not in result.stderr
 
 

@@ -81,6 +81,9 @@ class _SessionTransport:
         self.session.close()
 
 
+REFUSED_ATTEMPTS_BEFORE_CONTACT = 3
+
+
 def _is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, requests.HTTPError):
         status = exc.response.status_code if exc.response is not None else 0
@@ -180,6 +183,7 @@ class KeboolaClient:
         self.backoff_s = backoff_s
         self.backoff_max_s = backoff_max_s
         self._sleep = sleep
+        self._reached = False
         self._token = token if isinstance(token, SecretStr) else SecretStr(token)
         secret = self._token.get_secret_value()
         if not secret:
@@ -307,10 +311,19 @@ class KeboolaClient:
             read = min(self.timeout_s, left)
             return (min(DEFAULT_CONNECT_TIMEOUT_S, read), read)
 
+        deadline = stop_before_delay(self.deadline_s)
+
+        def stop(state: Any) -> bool:
+            # A stack that refuses connections before it ever answered is a wrong URL far more often
+            # than an outage: give up after a few quick tries instead of minutes of backoff.
+            exc = state.outcome.exception() if state.outcome is not None else None
+            never_reached = not self._reached and exc is not None and _is_refused(exc)
+            return deadline(state) or (never_reached and state.attempt_number >= REFUSED_ATTEMPTS_BEFORE_CONTACT)
+
         retrying = Retrying(
             retry=retry_if_exception(_is_retryable),
             wait=self._wait,
-            stop=stop_before_delay(self.deadline_s),
+            stop=stop,
             before_sleep=lambda state: self._log_retry(state, path),
             sleep=self._sleep,
         )
@@ -319,7 +332,9 @@ class KeboolaClient:
             for attempt in retrying:
                 with attempt:
                     self._transport.timeout = attempt_timeout()
-                    return fn()
+                    result = fn()
+                    self._reached = True
+                    return result
         except RetryError as exc:
             failure = self._exhausted(path, exc.last_attempt.exception(), exc.last_attempt.attempt_number,
                                       time.monotonic() - started)

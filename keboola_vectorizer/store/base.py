@@ -10,9 +10,10 @@ document id) so every upsert is idempotent.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 DENSE_VECTOR = "dense"
@@ -180,3 +181,52 @@ def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
+
+
+# -- backups and health checks, shared by both backends ----------------------------------------
+
+@dataclass
+class PeerSnapshot:
+    peer: str  # peer URL without credentials ("" for the main client)
+    name: str
+    size: int | None = None
+    checksum: str | None = None
+    created_at: str | None = None
+
+
+@dataclass
+class SnapshotInfo:
+    """One backup: a collection snapshot on every peer, plus what it held (for verification)."""
+
+    name: str  # the first peer's snapshot name; what `restore_snapshot` takes
+    collection: str  # the physical collection it was taken of
+    points: int | None  # None for snapshots this tool did not take
+    hashes_digest: str | None
+    taken_at: str | None
+    peers: list[PeerSnapshot] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SnapshotInfo:
+        peers = [PeerSnapshot(**peer) for peer in data.get("peers", [])]
+        return cls(name=data["name"], collection=data["collection"], points=data.get("points"),
+                   hashes_digest=data.get("hashes_digest"), taken_at=data.get("taken_at"),
+                   peers=peers, warnings=list(data.get("warnings", [])))
+
+
+@dataclass
+class DoctorCheck:
+    name: str
+    ok: bool
+    detail: str
+
+
+def hashes_digest(hashes: dict[str, str]) -> str:
+    """One sha256 over every (document id, content hash) pair, order-independent."""
+    digest = hashlib.sha256()
+    for document_id in sorted(hashes):
+        digest.update(f"{document_id}\t{hashes[document_id]}\n".encode())
+    return digest.hexdigest()

@@ -57,11 +57,14 @@ from keboola_vectorizer.store.base import (
     KEYWORD_FIELDS,
     SPARSE_VECTOR,
     CollectionMeta,
+    DoctorCheck,
     Hit,
     PointRecord,
     QueryVectors,
     SearchFilters,
     SearchMode,
+    SnapshotInfo,
+    hashes_digest,
     point_id,
 )
 
@@ -86,6 +89,18 @@ def _edge_filter(filters: SearchFilters | None, exclude_point: str | None = None
     if not must and not must_not:
         return None
     return Filter(must=must or None, must_not=must_not)
+
+
+def _plain_vectors(vector: Any) -> dict[str, Any]:
+    """Vectors as plain JSON, the same shape the server backend returns."""
+    named = vector if isinstance(vector, dict) else {DENSE_VECTOR: vector}
+    plain: dict[str, Any] = {}
+    for name, value in named.items():
+        if hasattr(value, "indices"):
+            plain[name] = {"indices": list(value.indices), "values": [float(v) for v in value.values]}
+        else:
+            plain[name] = [float(x) for x in value]
+    return plain
 
 
 def _plain(value: Any) -> Any:
@@ -328,7 +343,7 @@ class EdgeStore:
         for record in records:
             payload = dict(record.payload or {})
             if with_vectors:
-                payload["_vectors"] = record.vector
+                payload["_vectors"] = _plain_vectors(record.vector)
             hits.append(Hit(str(payload.get("document_id")), 0.0, payload))
         order = {d: i for i, d in enumerate(document_ids)}
         return sorted(hits, key=lambda hit: order.get(hit.document_id, len(order)))
@@ -414,3 +429,100 @@ class EdgeStore:
     def write_state(self, state: dict[str, Any]) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
         _atomic_write_json(self._dir / "state.json", state)
+
+    # -- snapshots: a copy of the closed shard directory ------------------------------------------
+
+    def _snapshots_dir(self) -> Path:
+        return self._root / f"{self._collection}.snapshots"
+
+    def create_snapshot(self) -> SnapshotInfo:
+        """Copy the current generation (shard closed, so the copy is consistent) with a manifest
+        of what it holds, for verification on restore."""
+        gen_dir = self._generation_dir()
+        if gen_dir is None or self.meta() is None:
+            raise StoreError(f"no index at {self._dir} to snapshot", "run `keboola-vectorizer index` first")
+        hashes = self.content_hashes()
+        self._close_shard()
+        taken_at = datetime.now(timezone.utc)
+        name = f"{self._collection}-{taken_at.strftime('%Y%m%dT%H%M%S%fZ')}"
+        target = self._snapshots_dir() / name
+        partial = target.with_name(f".{name}.partial")
+        shutil.copytree(gen_dir, partial)
+        info = SnapshotInfo(name=name, collection=self.generation or "", points=len(hashes),
+                            hashes_digest=hashes_digest(hashes), taken_at=taken_at.isoformat(timespec="seconds"))
+        _atomic_write_json(partial / "manifest.json", info.to_dict())
+        os.replace(partial, target)
+        return info
+
+    def list_snapshots(self) -> list[SnapshotInfo]:
+        folder = self._snapshots_dir()
+        if not folder.is_dir():
+            return []
+        infos = []
+        for manifest in sorted(folder.glob("*/manifest.json")):
+            try:
+                infos.append(SnapshotInfo.from_dict(json.loads(manifest.read_text())))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return infos
+
+    def restore_snapshot(self, name_or_location: str, *, verify: bool = True) -> SnapshotInfo:
+        """Copy a snapshot into a new generation, check its point count and content hashes against
+        the manifest, then switch to it; the current generation is kept until the check passes."""
+        source = Path(name_or_location).expanduser()
+        if not source.is_dir():
+            source = self._snapshots_dir() / name_or_location
+        manifest_path = source / "manifest.json"
+        if not manifest_path.is_file() or not (source / "shard").is_dir():
+            raise StoreError(f"no Edge snapshot {name_or_location!r} (looked in {source})",
+                             "list them with `keboola-vectorizer snapshot list`")
+        info = SnapshotInfo.from_dict(json.loads(manifest_path.read_text()))
+        generation = self._new_generation_name()
+        target = self._dir / generation
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("manifest.json"))
+        restored = EdgeStore(self._root, self._collection, generation=generation)
+        try:
+            if verify:
+                hashes = restored.content_hashes()
+                if len(hashes) != info.points or hashes_digest(hashes) != info.hashes_digest:
+                    raise StoreError(
+                        f"restored snapshot {info.name} holds {len(hashes)} points with other content "
+                        f"than it recorded ({info.points} points)",
+                        "the snapshot is damaged; restore an older one or run `index --rebuild`",
+                    )
+        except StoreError:
+            restored.close()
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        restored.close()
+        old_generation = self.generation
+        self._close_shard()
+        self._switch_current(generation)
+        self._pinned_generation = None
+        if old_generation and old_generation != generation:
+            shutil.rmtree(self._dir / old_generation, ignore_errors=True)
+        return info
+
+    def doctor_checks(self) -> list[DoctorCheck]:
+        """Checks for `keboola-vectorizer doctor`: the store path is writable, the collection opens."""
+        checks: list[DoctorCheck] = []
+        try:
+            self._root.mkdir(parents=True, exist_ok=True)
+            probe = self._root / f".doctor-{os.getpid()}"
+            probe.write_text("ok")
+            probe.unlink()
+            checks.append(DoctorCheck("qdrant reachable", True, f"embedded Qdrant Edge at {self._root} (writable)"))
+        except OSError as exc:
+            checks.append(DoctorCheck("qdrant reachable", False,
+                                      f"QDRANT_PATH {self._root} is not writable ({exc.strerror}) — "
+                                      "set QDRANT_PATH to a writable directory"))
+            return checks
+        try:
+            meta = self.meta()
+            detail = (f"'{self._collection}' does not exist yet (the first index run creates it)" if meta is None
+                      else f"'{self._collection}' generation {self.generation}: {meta.describe()}, "
+                           f"{self.count()} points")
+            checks.append(DoctorCheck("qdrant collection", True, detail))
+        except StoreError as exc:
+            checks.append(DoctorCheck("qdrant collection", False, exc.one_line()))
+        return checks
