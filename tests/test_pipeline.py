@@ -180,3 +180,27 @@ def _plant(node: object, value: str) -> int:
         for item in node:
             count += _plant(item, value)
     return count
+
+
+def test_pipeline_on_the_server_backend(tmp_path: Path, embedder) -> None:
+    """The same run through qdrant-client (local mode speaks the server's client API)."""
+    from qdrant_client import QdrantClient
+
+    from keboola_vectorizer.store.server import ServerStore
+
+    snapshot_dir = copy_snapshot(tmp_path / "snap", [9002])
+    store = ServerStore(client=QdrantClient(":memory:"))
+    try:
+        first = run_index(Snapshot(snapshot_dir), store, embedder)
+        assert (first.embedded, store.count()) == (24, 24)
+        assert run_index(Snapshot(snapshot_dir), store, embedder).embedded == 0
+        tables_file = snapshot_dir / "9002" / "tables.json"
+        tables = json.loads(tables_file.read_text())
+        tables_file.write_text(json.dumps(tables[1:]))
+        third = run_index(Snapshot(snapshot_dir), store, embedder)
+        assert third.deleted == 1 + len(tables[0]["columns"])
+        rebuilt = run_index(Snapshot(snapshot_dir), store, embedder, rebuild=True)
+        assert rebuilt.embedded == store.count() == 24 - third.deleted
+        assert store.read_state()["last_run"]["rebuilt"] is True
+    finally:
+        store.close()
