@@ -62,5 +62,6 @@ def configure_logging(log_format: str | None, level: str = "INFO") -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
-    for noisy in ("httpx", "urllib3", "sentence_transformers", "transformers", "filelock", "openai._base_client"):
+    for noisy in ("httpx", "httpx2", "httpcore", "urllib3", "sentence_transformers", "transformers", "filelock",
+                  "openai._base_client"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
