@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,3 +92,31 @@ def evaluate(questions: list[Question],
     result["queries"] = len(questions)
     result["misses"] = misses
     return result
+
+
+_STOPWORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "how", "in", "into", "is", "it", "its",
+    "of", "on", "or", "per", "that", "the", "their", "them", "these", "this", "to", "was", "what", "which",
+    "who", "with", "where", "when", "all", "any", "each", "my", "our", "your", "show", "find", "get", "list",
+})
+
+
+class NameSubstringRanker:
+    """The baseline: what a plain name search box finds. A document scores the number of query
+    words (stop words dropped) that occur in its name as substrings; ties go to the shorter name.
+    """
+
+    def __init__(self, documents: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        self._docs = [(doc_id, str(payload.get("name") or doc_id).lower(), payload) for doc_id, payload in documents]
+
+    def __call__(self, query: str, filters: SearchFilters, limit: int) -> list[str]:
+        words = [w for w in re.findall(r"\w+", query.lower()) if w not in _STOPWORDS and len(w) > 1]
+        wanted = filters.by_field()
+        scored = []
+        for doc_id, name, payload in self._docs:
+            if any(payload.get(key) not in values for key, values in wanted.items()):
+                continue
+            hits = sum(1 for w in words if w in name)
+            if hits:
+                scored.append((-hits, len(name), doc_id))
+        return [doc_id for _, _, doc_id in sorted(scored)[:limit]]

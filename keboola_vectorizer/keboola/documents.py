@@ -2,8 +2,11 @@
 
 The text is what gets embedded (dense and BM25), written the way people ask: identifiers split into
 words, the most telling facts first (dense models read only the first ~256 tokens), then the
-details that keyword search benefits from (columns, mappings, code). Encrypted parameters
-(Keboola's `#`-prefixed keys) never enter a document.
+details that keyword search benefits from (columns, mappings, code). Words people use that the API
+does not: component types as the UI names them ("data source", "data destination"), stages as
+"input"/"output" data, tables of a configuration by name grouped by bucket, and for each table the
+name and comments of the transformation code that creates it. Encrypted parameters (Keboola's
+`#`-prefixed keys) never enter a document.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from keboola_vectorizer.keboola.lineage import (
     configuration_doc_id,
     iter_configurations,
     mapping_inputs,
+    mapping_output_pairs,
     mapping_outputs,
 )
 from keboola_vectorizer.keboola.snapshot import ProjectSnapshot
@@ -31,6 +35,17 @@ MAX_CODE_CHARS = 6000
 MAX_PARAMETER_CHARS = 1500
 MAX_DESCRIPTION_CHARS = 2000
 MAX_TEXT_CHARS = 12000
+MAX_CODE_NOTES_CHARS = 400
+
+# How people name component types (the Keboola UI says "data source" and "data destination").
+TYPE_WORDS = {
+    "extractor": "Data source (extractor)",
+    "writer": "Data destination (writer)",
+    "transformation": "Transformation",
+    "application": "Application",
+    "flow": "Flow (orchestration)",
+}
+STAGE_WORDS = {"in": "input", "out": "output"}
 
 # Keys inside configurations that are plumbing, not meaning.
 _IGNORED_PARAMETER_KEYS = {"authorization", "oauth_api", "credentials", "image_parameters", "runtime",
@@ -139,6 +154,59 @@ def _code_blocks(configuration: dict[str, Any]) -> tuple[list[str], str]:
     return names, _clip(code, MAX_CODE_CHARS)
 
 
+def table_refs(table_ids: list[str]) -> str:
+    """Table ids as people read them: names (with their words) grouped by bucket."""
+    by_bucket: dict[str, list[str]] = {}
+    for table_id in table_ids:
+        bucket_id, _, table_name = table_id.rpartition(".")
+        by_bucket.setdefault(bucket_id, []).append(_with_words(table_name or table_id))
+    return "; ".join(f"{', '.join(names)} (bucket {bucket_id})" if bucket_id else ", ".join(names)
+                     for bucket_id, names in by_bucket.items())
+
+
+_SQL_COMMENT = re.compile(r"--[ \t]*([^\n]+)|/\*(.*?)\*/", re.DOTALL)
+
+
+def _code_statements(configuration: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """(code name, statements) of each code of a transformation."""
+    parameters = configuration.get("parameters")
+    blocks = parameters.get("blocks") if isinstance(parameters, dict) else None
+    out: list[tuple[str, list[str]]] = []
+    for block in blocks if isinstance(blocks, list) else []:
+        for code in (block.get("codes") or []) if isinstance(block, dict) else []:
+            if not isinstance(code, dict):
+                continue
+            script = code.get("script")
+            statements = ([str(s) for s in script] if isinstance(script, list)
+                          else str(script or "").split(";\n"))
+            out.append((str(code.get("name") or block.get("name") or ""), statements))
+    return out
+
+
+def _creates(statement: str, table_name: str) -> bool:
+    name = re.escape(table_name)
+    return bool(re.search(rf"\b(?:table|view)\s+(?:if\s+not\s+exists\s+)?[\"`']?{name}[\"`']?(?![\w.])",
+                          statement, re.IGNORECASE)
+                or re.search(rf"out/tables/{name}(?:\.csv)?\b", statement))
+
+
+def code_notes(configuration: dict[str, Any], table_name: str) -> str:
+    """Name and comments of the transformation code that creates `table_name` (its source in the job)."""
+    parts: list[str] = []
+    for code_name, statements in _code_statements(configuration):
+        creating = [st for st in statements if table_name and _creates(st, table_name)]
+        if not creating:
+            continue
+        comments: list[str] = []
+        for statement in creating:
+            for match in _SQL_COMMENT.finditer(statement):
+                comment = " ".join((match.group(1) or match.group(2) or "").split()).strip("-=*#/ ")
+                if len(comment) > 3 and comment not in comments:
+                    comments.append(comment)
+        parts.append(code_name + (f" ({'; '.join(comments)})" if comments else ""))
+    return _clip("; ".join(dict.fromkeys(p for p in parts if p)), MAX_CODE_NOTES_CHARS)
+
+
 def content_hash(text: str, payload: dict[str, Any]) -> str:
     shown = {k: v for k, v in payload.items() if k not in {"indexed_at", "content_hash"}}
     digest = hashlib.sha256(text.encode("utf-8"))
@@ -152,6 +220,8 @@ class _ProjectContext:
     lineage: Lineage
     config_names: dict[str, str] = field(default_factory=dict)
     table_names: dict[str, str] = field(default_factory=dict)
+    # table id -> notes from the transformation code that creates it
+    table_code_notes: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -185,8 +255,8 @@ def _bucket_documents(ctx: _ProjectContext) -> Iterator[Document]:
         stage = str(bucket.get("stage") or bucket_id.split(".", 1)[0])
         tables = tables_by_bucket.get(bucket_id, [])
         text = _lines(
-            f"Bucket {display} ({split_identifier(bucket_id)}), {stage} stage storage bucket "
-            f"in Keboola project {project.name}.",
+            f"Bucket {display} ({split_identifier(bucket_id)}), {stage} stage "
+            f"({STAGE_WORDS.get(stage, stage)} data) storage bucket in Keboola project {project.name}.",
             f"Description: {_clip(description, MAX_DESCRIPTION_CHARS)}" if description else None,
             f"Tables: {', '.join(_with_words(t) for t in tables)}" if tables else None,
             f"Bucket id: {bucket_id}",
@@ -224,13 +294,15 @@ def _table_and_column_documents(ctx: _ProjectContext) -> Iterator[Document]:
             " ".join(filter(None, (_with_words(c), _column_type(column_meta.get(c, {}))))) for c in columns
         )
         url = f"{ctx.base_url}/storage/{bucket_id}/table/{table_name}"
+        notes = ctx.table_code_notes.get(table_id, [])
         text = _lines(
-            f"Table {_with_words(name)} in bucket {bucket_name} ({stage} stage), "
-            f"Keboola project {project.name}.",
+            f"Table {_with_words(name)} in bucket {bucket_name} ({stage} stage, "
+            f"{STAGE_WORDS.get(stage, stage)} data), Keboola project {project.name}.",
             f"Description: {_clip(description, MAX_DESCRIPTION_CHARS)}" if description else None,
             f"Columns: {column_text}" if columns else None,
             f"Primary key: {', '.join(primary_key)}" if primary_key else None,
             f"Produced by: {ctx.describe_configs(produced_by)}" if produced_by else None,
+            f"Created in code: {'; '.join(notes)}" if notes else None,
             f"Used by: {ctx.describe_configs(consumed_by)}" if consumed_by else None,
             f"Table id: {table_id} ({split_identifier(table_id)})",
         )
@@ -238,7 +310,7 @@ def _table_and_column_documents(ctx: _ProjectContext) -> Iterator[Document]:
             "project_id": project.id, "project_name": project.name, "kind": "table",
             "bucket_id": bucket_id, "table_id": table_id, "stage": stage, "name": name,
             "description": description, "url": url, "columns": columns, "primary_key": primary_key,
-            "produced_by": produced_by, "consumed_by": consumed_by,
+            "produced_by": produced_by, "consumed_by": consumed_by, "consumer_count": len(consumed_by),
             "rows_count": table.get("rowsCount"), "data_size_bytes": table.get("dataSizeBytes"),
             "last_import_at": table.get("lastImportDate"),
             "last_changed_at": table.get("lastChangeDate") or table.get("lastImportDate"),
@@ -302,7 +374,7 @@ def _configuration_documents(ctx: _ProjectContext) -> Iterator[Document]:
         name = str(config.get("name") or config_id)
         description = str(config.get("description") or "")
         is_flow = component_id in FLOW_COMPONENTS
-        kind_label = "flow" if is_flow else component_type
+        kind_label = TYPE_WORDS.get("flow" if is_flow else component_type, component_type.capitalize())
         inputs = ctx.lineage.inputs.get(doc_id, [])
         outputs = ctx.lineage.outputs.get(doc_id, [])
         code_names, code = _code_blocks(body)
@@ -310,12 +382,12 @@ def _configuration_documents(ctx: _ProjectContext) -> Iterator[Document]:
         url = (f"{ctx.base_url}/flows/{config_id}" if is_flow
                else f"{ctx.base_url}/components/{component_id}/{config_id}")
         text = _lines(
-            f"{kind_label.capitalize()} configuration {name} of component {component_name} "
+            f"{kind_label} configuration {name} of component {component_name} "
             f"({split_identifier(component_id)}), Keboola project {project.name}."
             + (" Disabled." if config.get("isDisabled") else ""),
             f"Description: {_clip(description, MAX_DESCRIPTION_CHARS)}" if description else None,
-            f"Reads tables: {', '.join(_with_words(t) for t in inputs)}" if inputs else None,
-            f"Writes tables: {', '.join(_with_words(t) for t in outputs)}" if outputs else None,
+            f"Reads tables: {table_refs(inputs)}" if inputs else None,
+            f"Writes tables: {table_refs(outputs)}" if outputs else None,
             _flow_text(ctx, body) if is_flow else None,
             f"Rows: {', '.join(str(r.get('name') or r.get('id')) for r in rows)}" if rows else None,
             f"Code blocks: {', '.join(code_names)}" if code_names else None,
@@ -341,12 +413,13 @@ def _configuration_documents(ctx: _ProjectContext) -> Iterator[Document]:
             row_outputs = mapping_outputs(row_body)
             row_params = _parameter_words(row_body.get("parameters"))
             text = _lines(
-                f"{row_name}: row of {component_type} configuration {name} of component "
+                f"{row_name}: row of {TYPE_WORDS.get(component_type, component_type).lower()} configuration "
+                f"{name} of component "
                 f"{component_name} ({split_identifier(component_id)}), Keboola project {project.name}."
                 + (" Disabled." if row.get("isDisabled") else ""),
                 f"Description: {_clip(row_description, MAX_DESCRIPTION_CHARS)}" if row_description else None,
-                f"Reads tables: {', '.join(_with_words(t) for t in row_inputs)}" if row_inputs else None,
-                f"Writes tables: {', '.join(_with_words(t) for t in row_outputs)}" if row_outputs else None,
+                f"Reads tables: {table_refs(row_inputs)}" if row_inputs else None,
+                f"Writes tables: {table_refs(row_outputs)}" if row_outputs else None,
                 f"Parameters: {row_params}" if row_params else None,
             )
             yield _finish(f"{project.id}/configuration_row/{component_id}/{config_id}/{row_id}",
@@ -368,6 +441,11 @@ def project_documents(project: ProjectSnapshot) -> Iterator[Document]:
     for component, config in iter_configurations(project.components):
         doc = configuration_doc_id(project.id, str(component.get("id")), str(config.get("id")))
         ctx.config_names[doc] = f"{config.get('name') or config.get('id')} ({component.get('name')})"
+        body = config.get("configuration") if isinstance(config.get("configuration"), dict) else {}
+        for source, destination in mapping_output_pairs(body):
+            note = code_notes(body, source)
+            if note and note not in ctx.table_code_notes.setdefault(destination, []):
+                ctx.table_code_notes[destination].append(note)
     yield from _bucket_documents(ctx)
     yield from _table_and_column_documents(ctx)
     yield from _configuration_documents(ctx)

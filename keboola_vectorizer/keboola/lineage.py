@@ -40,6 +40,17 @@ def mapping_outputs(configuration: Any) -> list[str]:
     return [str(t["destination"]) for t in _tables(configuration, "output") if t.get("destination")]
 
 
+def mapping_output_pairs(configuration: Any) -> list[tuple[str, str]]:
+    """(source, destination) of each output mapping: the table name inside the job, the table id it lands in."""
+    return [(str(t.get("source") or ""), str(t["destination"]))
+            for t in _tables(configuration, "output") if t.get("destination")]
+
+
+def default_bucket(component_id: str, config_id: str) -> str:
+    """The bucket a component writes to without an output mapping."""
+    return f"in.c-{component_id.replace('.', '-')}-{config_id}"
+
+
 def iter_configurations(components: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     for component in components:
         for configuration in component.get("configurations") or []:
@@ -80,6 +91,17 @@ def build_lineage(project_id: int, components: list[dict[str, Any]],
                 lineage.add_reads(doc, table_id)
             for table_id in mapping_outputs(holder):
                 lineage.add_writes(doc, table_id)
+    # Extractors without an output mapping write to their default bucket, named after the component
+    # and configuration (`in.c-keboola-ex-google-ads-162346262`): a table read from such a bucket
+    # with no other known producer comes from that configuration.
+    default_buckets = {default_bucket(str(component.get("id")), str(configuration.get("id"))):
+                       configuration_doc_id(project_id, str(component.get("id")), str(configuration.get("id")))
+                       for component, configuration in iter_configurations(components)}
+    known_tables = [*lineage.consumed_by.keys(), *(str(t.get("id")) for t in tables if t.get("id"))]
+    for table_id in dict.fromkeys(known_tables):
+        producer = default_buckets.get(table_id.rsplit(".", 1)[0])
+        if producer and not lineage.produced_by.get(table_id):
+            lineage.add_writes(producer, table_id)
     for table in tables:
         metadata = {m.get("key"): m.get("value") for m in table.get("metadata") or [] if isinstance(m, dict)}
         component_id = metadata.get("KBC.lastUpdatedBy.component.id")

@@ -96,6 +96,55 @@ class QueryVectors:
     sparse: SparseVector | None
 
 
+@dataclass(frozen=True)
+class Boost:
+    """Optional score boost (a Qdrant formula query) for recently changed and much-used objects.
+
+    score * (1 + recency_weight * 0.5 ** (age / half_life) + usage_weight * n / (n + 2)), where age is the
+    distance of the point's `last_changed_at` from `reference` (None: the newest `last_changed_at` in
+    the collection, so a stale snapshot still has a "recent") and n its `consumer_count` (how many
+    configurations read the table). Points without the fields keep their score.
+    """
+
+    recency_weight: float = 0.5
+    half_life_days: float = 30.0
+    usage_weight: float = 0.25
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class RankParams:
+    """How `VectorStore.query` ranks: RRF constant and [dense, sparse] weights for hybrid fusion,
+    candidates per hybrid branch (None: the backend's default from the limit) and an optional boost."""
+
+    rrf_k: int = 20
+    dense_weight: float = 1.0
+    sparse_weight: float = 1.0
+    prefetch: int | None = None
+    boost: Boost | None = None
+
+
+BOOST_DEFAULTS = {"last_changed_at": "1970-01-01T00:00:00Z", "consumer_count": 0}
+
+
+def normalise_datetime(value: str | None) -> str:
+    """An RFC 3339 timestamp for Qdrant (`2026-03-25T23:53:00+0100` -> `...+01:00`); now when missing."""
+    from datetime import datetime, timezone
+
+    if value:
+        for fmt in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z"):
+            try:
+                return datetime.strptime(value.replace("Z", "+0000"), fmt).isoformat()
+            except ValueError:
+                continue
+        try:
+            parsed = datetime.fromisoformat(value)
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).isoformat()
+        except ValueError:
+            pass
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
 @dataclass
 class Hit:
     document_id: str
@@ -138,7 +187,10 @@ class VectorStore(Protocol):
         ...
 
     def query(self, vectors: QueryVectors, mode: SearchMode, filters: SearchFilters,
-              limit: int) -> list[Hit]: ...
+              limit: int, params: RankParams | None = None) -> list[Hit]:
+        """Best `limit` points; hybrid fuses a dense and a sparse prefetch with (weighted) RRF in one
+        Qdrant query; `params.boost` rescores the candidates with a formula query."""
+        ...
 
     def recommend(self, document_id: str, filters: SearchFilters, limit: int) -> list[Hit]:
         """Points most like a stored one (dense vectors), excluding itself."""

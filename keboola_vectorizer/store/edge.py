@@ -24,18 +24,23 @@ from typing import Any
 
 from qdrant_edge import (
     CountRequest,
+    DecayKind,
+    Direction,
     Distance,
     EdgeConfig,
     EdgeShard,
     EdgeSparseVectorParams,
     EdgeVectorParams,
+    Expression,
     FacetRequest,
     FieldCondition,
     Filter,
+    Formula,
     Fusion,
     HasIdCondition,
     MatchAny,
     Modifier,
+    OrderBy,
     PayloadSchemaType,
     Point,
     Prefetch,
@@ -51,27 +56,31 @@ from qdrant_edge import (
 
 from keboola_vectorizer.errors import StoreError
 from keboola_vectorizer.store.base import (
+    BOOST_DEFAULTS,
     DATETIME_FIELDS,
     DENSE_VECTOR,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     SPARSE_VECTOR,
+    Boost,
     CollectionMeta,
     DoctorCheck,
     Hit,
     PointRecord,
     QueryVectors,
+    RankParams,
     SearchFilters,
     SearchMode,
     SnapshotInfo,
     hashes_digest,
+    normalise_datetime,
     point_id,
 )
 
 # How many candidates each branch of a hybrid query hands to fusion, per result asked for.
 PREFETCH_FACTOR = 5
 MIN_PREFETCH = 50
-RRF_K = 60
+RRF_K = RankParams().rrf_k
 
 
 def _atomic_write_json(path: Path, data: Any) -> None:
@@ -349,37 +358,61 @@ class EdgeStore:
         return sorted(hits, key=lambda hit: order.get(hit.document_id, len(order)))
 
     def query(self, vectors: QueryVectors, mode: SearchMode, filters: SearchFilters,
-              limit: int) -> list[Hit]:
+              limit: int, params: RankParams | None = None) -> list[Hit]:
+        params = params or RankParams()
         shard = self._open()
         edge_filter = _edge_filter(filters)
         dense = [float(x) for x in vectors.dense] if vectors.dense is not None else None
         sparse = (EdgeSparse(list(vectors.sparse.indices), list(vectors.sparse.values))
                   if vectors.sparse is not None and vectors.sparse.indices else None)
+        depth = params.prefetch or max(MIN_PREFETCH, limit * PREFETCH_FACTOR)
+        stage: Prefetch | None = None
         if mode == "dense" or (mode == "hybrid" and sparse is None):
             if dense is None:
                 raise StoreError("a dense query needs a dense vector", "embed the query first")
-            request = QueryRequest(limit=limit, query=Query.Nearest(dense, using=DENSE_VECTOR),
-                                   filter=edge_filter, with_payload=True)
+            query: Any = Query.Nearest(dense, using=DENSE_VECTOR)
         elif mode == "sparse":
             if sparse is None:
                 return []
-            request = QueryRequest(limit=limit, query=Query.Nearest(sparse, using=SPARSE_VECTOR),
-                                   filter=edge_filter, with_payload=True)
+            query = Query.Nearest(sparse, using=SPARSE_VECTOR)
         else:
-            depth = max(MIN_PREFETCH, limit * PREFETCH_FACTOR)
-            request = QueryRequest(
-                limit=limit,
-                prefetches=[
-                    Prefetch(limit=depth, query=Query.Nearest(dense, using=DENSE_VECTOR),
-                             filter=edge_filter),
-                    Prefetch(limit=depth, query=Query.Nearest(sparse, using=SPARSE_VECTOR),
-                             filter=edge_filter),
-                ],
-                query=Fusion.Rrf(k=RRF_K),
-                filter=edge_filter,
-                with_payload=True,
-            )
+            query = Fusion.Rrf(k=params.rrf_k, weights=[params.dense_weight, params.sparse_weight])
+            stage = Prefetch(limit=max(depth, limit), query=query, filter=edge_filter, prefetches=[
+                Prefetch(limit=depth, query=Query.Nearest(dense, using=DENSE_VECTOR), filter=edge_filter),
+                Prefetch(limit=depth, query=Query.Nearest(sparse, using=SPARSE_VECTOR), filter=edge_filter),
+            ])
+        if params.boost is not None:
+            # The boost rescores the candidates of the plain (or fused) query with a formula.
+            candidates = stage or Prefetch(limit=max(depth, limit), query=query, filter=edge_filter)
+            request = QueryRequest(limit=limit, prefetches=[candidates], query=self._boost_formula(params.boost),
+                                   filter=edge_filter, with_payload=True)
+        elif stage is not None:
+            request = QueryRequest(limit=limit, prefetches=stage.prefetches, query=query, filter=edge_filter,
+                                   with_payload=True)
+        else:
+            request = QueryRequest(limit=limit, query=query, filter=edge_filter, with_payload=True)
         return [self._hit(point) for point in shard.query(request)]
+
+    def newest_change(self) -> str | None:
+        """The newest `last_changed_at` in the collection (the boost's default "now")."""
+        points = self._open().query(QueryRequest(limit=1, query=OrderBy("last_changed_at", Direction.Desc),
+                                                 with_payload=["last_changed_at"]))
+        return str(points[0].payload.get("last_changed_at")) if points and points[0].payload else None
+
+    def _boost_formula(self, boost: Boost) -> Formula:
+        reference = normalise_datetime(boost.reference or self.newest_change())
+        recency = Expression.Decay(DecayKind.Exp, Expression.DatetimeKey("last_changed_at"),
+                                   Expression.Datetime(reference), midpoint=0.5,
+                                   scale=boost.half_life_days * 86400.0)
+        consumers = Expression.Variable("consumer_count")
+        usage = Expression.Div(consumers, Expression.Sum([consumers, Expression.Constant(2.0)]),
+                               by_zero_default=0.0)
+        factor = Expression.Sum([
+            Expression.Constant(1.0),
+            Expression.Mult([Expression.Constant(boost.recency_weight), recency]),
+            Expression.Mult([Expression.Constant(boost.usage_weight), usage]),
+        ])
+        return Formula(Expression.Mult([Expression.Variable("$score"), factor]), defaults=dict(BOOST_DEFAULTS))
 
     @staticmethod
     def _hit(point: Any) -> Hit:

@@ -52,18 +52,22 @@ from tenacity import (
 )
 
 from keboola_vectorizer.errors import StoreError
+from keboola_vectorizer.metrics import get_metrics
 from keboola_vectorizer.store.base import (
+    BOOST_DEFAULTS,
     DATETIME_FIELDS,
     DENSE_VECTOR,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     SPARSE_VECTOR,
+    Boost,
     CollectionMeta,
     DoctorCheck,
     Hit,
     PeerSnapshot,
     PointRecord,
     QueryVectors,
+    RankParams,
     SearchFilters,
     SearchMode,
     SnapshotInfo,
@@ -71,6 +75,7 @@ from keboola_vectorizer.store.base import (
     VectorStore,
     batched,
     hashes_digest,
+    normalise_datetime,
     point_id,
 )
 
@@ -325,6 +330,7 @@ class ServerStore:
     def _log_retry(self, op: str) -> Callable[[RetryCallState], None]:
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
+            get_metrics().retry("qdrant")
             wait = state.next_action.sleep if state.next_action else 0.0
             log.warning("Qdrant %s failed (%s); retry %d in %.1f s", op, self._describe_exc(exc),
                         state.attempt_number, wait)
@@ -596,7 +602,9 @@ class ServerStore:
         return [found[d] for d in dict.fromkeys(document_ids) if d in found]
 
     def query(self, vectors: QueryVectors, mode: SearchMode, filters: SearchFilters,
-              limit: int) -> list[Hit]:
+              limit: int, params: RankParams | None = None) -> list[Hit]:
+        if params is not None:
+            return self._ranked_query(vectors, mode, filters, limit, params)
         flt = build_filter(filters)
         dense = [float(x) for x in vectors.dense] if vectors.dense is not None else None
         sparse = _sparse(vectors.sparse) if vectors.sparse is not None and vectors.sparse.indices else None
@@ -629,6 +637,58 @@ class ServerStore:
         else:
             raise ValueError(f"unknown search mode {mode!r}")
         return [self._hit(point) for point in result.points]
+
+    def _ranked_query(self, vectors: QueryVectors, mode: SearchMode, filters: SearchFilters,
+                      limit: int, params: RankParams) -> list[Hit]:
+        """The query with explicit RRF k / weights, prefetch depth and optional formula boost."""
+        flt = build_filter(filters)
+        dense = [float(x) for x in vectors.dense] if vectors.dense is not None else None
+        sparse = _sparse(vectors.sparse) if vectors.sparse is not None and vectors.sparse.indices else None
+        depth = max(params.prefetch or max(4 * limit, 50), limit)
+        prefetch: list[models.Prefetch] | None = None
+        query: Any
+        using: str | None = None
+        if mode == "dense" or (mode == "hybrid" and sparse is None):
+            if dense is None:
+                raise ValueError("a dense query needs a dense vector")
+            query, using = dense, DENSE_VECTOR
+        elif mode == "sparse" or (mode == "hybrid" and dense is None):
+            if sparse is None:
+                return []
+            query, using = sparse, SPARSE_VECTOR
+        else:
+            prefetch = [models.Prefetch(query=dense, using=DENSE_VECTOR, filter=flt, limit=depth),
+                        models.Prefetch(query=sparse, using=SPARSE_VECTOR, filter=flt, limit=depth)]
+            query = models.RrfQuery(rrf=models.Rrf(k=params.rrf_k,
+                                                   weights=[params.dense_weight, params.sparse_weight]))
+        if params.boost is not None:
+            prefetch = [models.Prefetch(prefetch=prefetch, query=query, using=using, filter=flt, limit=depth)]
+            query, using = self._boost_formula(params.boost), None
+        result = self._call("query", self._client.query_points, collection_name=self._name, prefetch=prefetch,
+                            query=query, using=using, query_filter=flt, limit=limit, with_payload=True,
+                            consistency=self._consistency())
+        return [self._hit(point) for point in result.points]
+
+    def newest_change(self) -> str | None:
+        """The newest `last_changed_at` in the collection (the boost's default "now")."""
+        records, _ = self._call("scroll", self._client.scroll, collection_name=self._name, limit=1,
+                                order_by=models.OrderBy(key="last_changed_at", direction=models.Direction.DESC),
+                                with_payload=["last_changed_at"])
+        return str(records[0].payload.get("last_changed_at")) if records and records[0].payload else None
+
+    def _boost_formula(self, boost: Boost) -> models.FormulaQuery:
+        """The same formula as the Edge store's (store/base.py `Boost`)."""
+        reference = normalise_datetime(boost.reference or self.newest_change())
+        recency = models.ExpDecayExpression(exp_decay=models.DecayParamsExpression(
+            x=models.DatetimeKeyExpression(datetime_key="last_changed_at"),
+            target=models.DatetimeExpression(datetime=reference),
+            scale=boost.half_life_days * 86400.0, midpoint=0.5))
+        usage = models.DivExpression(div=models.DivParams(
+            left="consumer_count", right=models.SumExpression(sum=["consumer_count", 2.0]), by_zero_default=0.0))
+        factor = models.SumExpression(sum=[1.0, models.MultExpression(mult=[boost.recency_weight, recency]),
+                                           models.MultExpression(mult=[boost.usage_weight, usage])])
+        return models.FormulaQuery(formula=models.MultExpression(mult=["$score", factor]),
+                                   defaults=dict(BOOST_DEFAULTS))
 
     def recommend(self, document_id: str, filters: SearchFilters, limit: int) -> list[Hit]:
         pid = point_id(document_id)

@@ -1,0 +1,307 @@
+"""Search through real parts: two sample projects indexed with the real model into a real Edge store.
+
+Modes, every filter alone and combined, the column-to-table re-ranking, the boost, similar objects,
+lineage (in process and through the CLI) and the eval command's JSON shape.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keboola_vectorizer.evaluate import NameSubstringRanker, Question, evaluate, filters_from_json
+from keboola_vectorizer.keboola.snapshot import Snapshot
+from keboola_vectorizer.lineage_query import lineage
+from keboola_vectorizer.pipeline import iter_documents, run_index
+from keboola_vectorizer.search import rerank, search, similar
+from keboola_vectorizer.store.base import Boost, Hit, SearchFilters
+from keboola_vectorizer.store.edge import EdgeStore
+from tests.conftest import copy_snapshot
+
+CLI = [sys.executable, "-m", "keboola_vectorizer.cli"]
+PROJECTS = [9001, 9006]
+DEALS = "9006/table/in.c-crm-tr-9006ke.deals"
+ONLINE_MARKETING = "9001/table/out.c-marketing-tr-9001ad.online_marketing"
+TRANSFORMATION_9001 = "9001/configuration/keboola.snowflake-transformation/64903320"
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("search")
+    snapshot = copy_snapshot(root / "snapshot", PROJECTS)
+    store = EdgeStore(root / "qdrant")
+    try:
+        summary = run_index(Snapshot(snapshot), store, embedder)
+    finally:
+        store.close()
+    assert summary.embedded == 55 + 190
+    return {"qdrant": root / "qdrant", "snapshot": snapshot, "embedder": embedder, "root": root}
+
+
+@pytest.fixture
+def store(index: dict[str, Any]) -> Iterator[EdgeStore]:
+    opened = EdgeStore(index["qdrant"])
+    yield opened
+    opened.close()
+
+
+def run_search(store: EdgeStore, index: dict[str, Any], query: str, **kwargs: Any) -> list[Any]:
+    return search(store, lambda: index["embedder"], query, **kwargs)
+
+
+def no_model() -> Any:
+    raise AssertionError("a sparse search must not load the model")
+
+
+def run_cli(index: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KBC_", "QDRANT_", "OPENAI_", "DD_"))}
+    env["QDRANT_PATH"] = str(index["qdrant"])
+    return subprocess.run(CLI + list(args), capture_output=True, text=True, env=env, timeout=300)
+
+
+# -- modes and ranking ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "sparse"])
+def test_every_mode_finds_the_table(store: EdgeStore, index: dict[str, Any], mode: str) -> None:
+    embedder = no_model if mode == "sparse" else (lambda: index["embedder"])
+    results = search(store, embedder, "pipedrive deal value and currency", mode=mode, limit=5)
+    assert DEALS in [r.id for r in results[:3]], [r.id for r in results]
+    assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+    assert len({r.id for r in results}) == len(results)
+
+
+def test_table_outranks_its_own_columns(store: EdgeStore, index: dict[str, Any]) -> None:
+    results = run_search(store, index, "pipedrive deal value and currency", limit=10)
+    ids = [r.id for r in results]
+    assert ids[0] == DEALS
+    columns = [r for r in results if r.kind == "column" and r.table_id == "in.c-crm-tr-9006ke.deals"]
+    assert columns, "the matching columns are still listed, behind their table"
+
+
+def test_results_carry_links_and_snippets(store: EdgeStore, index: dict[str, Any]) -> None:
+    (result,) = run_search(store, index, "cost clicks impressions of all ad platforms", limit=1,
+                           filters=SearchFilters(kinds=["table"]))
+    data = result.to_json()
+    assert {"id", "kind", "name", "project_id", "score", "url", "snippet"} <= set(data)
+    assert data["url"].startswith("https://connection.keboola.com/admin/projects/9001/storage/")
+
+
+# -- filters ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("filters", "check"), [
+    (SearchFilters(project_ids=[9001]), lambda r: r.project_id == 9001),
+    (SearchFilters(kinds=["configuration"]), lambda r: r.kind == "configuration"),
+    (SearchFilters(kinds=["column"]), lambda r: r.kind == "column"),
+    (SearchFilters(bucket_ids=["in.c-crm-tr-9006ke"]), lambda r: r.bucket_id == "in.c-crm-tr-9006ke"),
+    (SearchFilters(component_ids=["keboola.snowflake-transformation"]),
+     lambda r: r.component_id == "keboola.snowflake-transformation"),
+    (SearchFilters(stages=["in"]), lambda r: r.bucket_id is not None and r.bucket_id.startswith("in.")),
+    (SearchFilters(project_ids=[9006], kinds=["table"], stages=["out"]),
+     lambda r: r.project_id == 9006 and r.kind == "table" and r.bucket_id.startswith("out.")),
+    (SearchFilters(project_ids=[9001], kinds=["configuration", "configuration_row"],
+                   component_ids=["keboola.ex-google-ads"]),
+     lambda r: r.project_id == 9001 and r.component_id == "keboola.ex-google-ads"),
+])
+@pytest.mark.parametrize("mode", ["hybrid", "sparse"])
+def test_filters(store: EdgeStore, index: dict[str, Any], filters: SearchFilters, check: Any, mode: str) -> None:
+    embedder = no_model if mode == "sparse" else (lambda: index["embedder"])
+    results = search(store, embedder, "campaign deals data", mode=mode, filters=filters, limit=15)
+    assert results, filters
+    assert all(check(r) for r in results), [(r.id, r.kind) for r in results]
+
+
+def test_table_filter_still_counts_column_matches(store: EdgeStore, index: dict[str, Any]) -> None:
+    results = run_search(store, index, "deal currency", filters=SearchFilters(kinds=["table"]), limit=3)
+    assert results[0].id == DEALS
+    assert all(r.kind == "table" for r in results)
+
+
+def test_filters_from_questions_json() -> None:
+    filters = filters_from_json({"project": 9001, "kind": ["table"], "bucket": "out.c-x", "stage": "out",
+                                 "component_id": "keboola.ex-db-snowflake"})
+    assert filters.by_field() == {"project_id": [9001], "kind": ["table"], "bucket_id": ["out.c-x"],
+                                  "component_id": ["keboola.ex-db-snowflake"], "stage": ["out"]}
+
+
+# -- re-ranking and boost --------------------------------------------------------------------------
+
+def _hit(doc_id: str, score: float, **payload: Any) -> Hit:
+    return Hit(doc_id, score, {"kind": doc_id.split("/")[1], "project_id": 1, **payload})
+
+
+def test_rerank_lends_column_scores_to_tables_and_fetches_missing_ones() -> None:
+    hits = [_hit("1/column/out.c-a.t.x", 0.5, table_id="out.c-a.t"),
+            _hit("1/column/out.c-a.t.y", 0.4, table_id="out.c-a.t"),
+            _hit("1/table/out.c-a.u", 0.45, table_id="out.c-a.u")]
+    fetched: list[list[str]] = []
+
+    def fetch(ids: list[str]) -> list[Hit]:
+        fetched.append(ids)
+        return [_hit(i, 0.0, table_id=i.split("/", 2)[2]) for i in ids]
+
+    ranked = rerank(hits, rank_scores=False, rrf_k=20, fetch=fetch)
+    assert fetched == [["1/table/out.c-a.t"]]
+    assert ranked[0].document_id == "1/table/out.c-a.u"  # 0.45 vs 0.5 * 0.5 for the fetched table
+    assert [h.document_id for h in ranked].index("1/column/out.c-a.t.y") == 3  # the second column decays
+    only_tables = rerank(hits, rank_scores=True, rrf_k=20, fetch=fetch, kinds=["table"])
+    assert {h.payload["kind"] for h in only_tables} == {"table"}
+
+
+def test_boost_is_a_formula_query(store: EdgeStore, index: dict[str, Any]) -> None:
+    query = "marketing tables"
+    plain = run_search(store, index, query, limit=10)
+    neutral = run_search(store, index, query, limit=10, boost=Boost(recency_weight=0.0, usage_weight=0.0))
+    assert [r.id for r in neutral] == [r.id for r in plain]
+    boosted = run_search(store, index, query, limit=10, boost=Boost(recency_weight=0.0, usage_weight=50.0))
+    used = store.retrieve([r.id for r in boosted if r.kind == "table"])
+    counts = [h.payload.get("consumer_count", 0) for h in used]
+    assert counts and max(counts) > 0 and counts[0] == max(counts)
+    recent = run_search(store, index, query, limit=5, mode="dense", boost=Boost(recency_weight=5.0, usage_weight=0))
+    assert recent
+
+
+# -- similar ---------------------------------------------------------------------------------------
+
+def test_similar_objects(store: EdgeStore) -> None:
+    adwords = "9001/table/out.c-marketing-tr-9001ad.adwords"
+    results = similar(store, adwords, limit=5)
+    assert results and adwords not in [r.id for r in results]
+    tables = similar(store, adwords, filters=SearchFilters(kinds=["table"]), limit=3)
+    assert all(r.kind == "table" and r.id != adwords for r in tables)
+    assert tables[0].project_id == 9001
+
+
+def test_similar_cli_json_and_unknown_id(index: dict[str, Any]) -> None:
+    result = run_cli(index, "similar", ONLINE_MARKETING, "--kind", "table", "--limit", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    assert 0 < len(hits) <= 3 and all(h["kind"] == "table" and h["id"] != ONLINE_MARKETING for h in hits)
+    missing = run_cli(index, "similar", "9001/table/nope")
+    assert missing.returncode == 6 and "error:" in missing.stderr and "Traceback" not in missing.stderr
+
+
+# -- lineage ---------------------------------------------------------------------------------------
+
+def test_lineage_walks_producers_and_consumers(store: EdgeStore) -> None:
+    one = lineage(store, ONLINE_MARKETING)
+    assert one.root.id == ONLINE_MARKETING
+    assert TRANSFORMATION_9001 in [n.id for n in one.upstream if n.kind == "configuration"]
+    upstream_tables = [n for n in one.upstream if n.kind == "table"]
+    assert "9001/table/in.c-keboola-ex-google-ads-162346262.campaign" in [n.id for n in upstream_tables]
+    assert all(n.depth == 1 for n in one.upstream)
+    downstream = {n.id for n in one.downstream}
+    assert "9001/configuration/keboola.data-apps/187298172" in downstream
+    two = lineage(store, "out.c-marketing-tr-9001ad.online_marketing", depth=2)
+    extractors = [n for n in two.upstream if n.depth == 2 and n.kind == "configuration"]
+    assert "9001/configuration/keboola.ex-google-ads/162346262" in [n.id for n in extractors]
+    for node in two.upstream:
+        assert node.via == ONLINE_MARKETING or node.via in {n.id for n in two.upstream}
+
+
+def test_lineage_of_a_configuration(store: EdgeStore) -> None:
+    result = lineage(store, TRANSFORMATION_9001)
+    assert ONLINE_MARKETING in [n.id for n in result.downstream]
+    assert all(n.kind == "table" for n in result.downstream + result.upstream)
+
+
+def test_lineage_cli_json(index: dict[str, Any]) -> None:
+    result = run_cli(index, "lineage", "out.c-marketing-tr-9001ad.online_marketing", "--depth", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"root", "upstream", "downstream"}
+    assert data["root"]["id"] == ONLINE_MARKETING
+    for node in data["upstream"] + data["downstream"]:
+        assert {"id", "kind", "name", "project_id", "url", "depth", "via", "indexed"} <= set(node)
+    assert max(n["depth"] for n in data["upstream"]) == 2
+    text = run_cli(index, "lineage", ONLINE_MARKETING)
+    assert text.returncode == 0 and "upstream" in text.stdout and "downstream" in text.stdout
+    unknown = run_cli(index, "lineage", "out.c-nothing.here")
+    assert unknown.returncode == 3 and "error:" in unknown.stderr
+
+
+# -- eval ------------------------------------------------------------------------------------------
+
+QUESTIONS = [
+    {"query": "pipedrive deal value and currency", "relevant": [DEALS]},
+    {"query": "the pipedrive extractor", "relevant": ["9006/configuration/keboola.ex-pipedrive/7779831"]},
+    {"query": "linkedin ads data source", "relevant": ["9001/configuration/leochan.ex-linkedin/216623202"],
+     "filters": {"project_id": 9001}},
+    {"query": "something nobody indexed", "relevant": ["9001/table/out.c-none.none"]},
+]
+
+
+@pytest.fixture(scope="module")
+def questions_file(index: dict[str, Any]) -> Path:
+    path = index["root"] / "questions.jsonl"
+    path.write_text("\n".join(json.dumps(q) for q in QUESTIONS) + "\n")
+    return path
+
+
+def test_eval_cli_json_shape(index: dict[str, Any], questions_file: Path) -> None:
+    result = run_cli(index, "eval", "--questions", str(questions_file), "--mode", "sparse", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    for key in ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"):
+        assert 0.0 <= data[key] <= 1.0
+    assert data["queries"] == 4 and data["mode"] == "sparse"
+    assert data["recall@10"] >= 0.5
+    missed = [m["query"] for m in data["misses"]]
+    assert "something nobody indexed" in missed
+    for miss in data["misses"]:
+        assert {"query", "relevant", "top", "rank", "recall@5"} <= set(miss)
+
+
+def test_eval_in_process_hybrid_beats_name_baseline(store: EdgeStore, index: dict[str, Any]) -> None:
+    questions = [Question(q["query"], q["relevant"], q.get("filters", {})) for q in QUESTIONS[:3]]
+
+    def ranker(query: str, filters: SearchFilters, limit: int) -> list[str]:
+        return [r.id for r in run_search(store, index, query, filters=filters, limit=limit)]
+
+    hybrid = evaluate(questions, ranker)
+    baseline = evaluate(questions, NameSubstringRanker(
+        (d.id, d.payload) for d in iter_documents(Snapshot(index["snapshot"]))))
+    assert hybrid["recall@5"] == 1.0
+    assert hybrid["mrr@10"] >= baseline["mrr@10"]
+
+
+def test_name_substring_baseline() -> None:
+    ranker = NameSubstringRanker([("1/table/a.orders", {"name": "orders", "project_id": 1, "kind": "table"}),
+                                  ("1/table/a.order_lines", {"name": "order_lines", "project_id": 1,
+                                                             "kind": "table"}),
+                                  ("2/table/a.orders", {"name": "orders", "project_id": 2, "kind": "table"})])
+    assert ranker("order lines", SearchFilters(), 10)[0] == "1/table/a.order_lines"
+    assert ranker("the orders", SearchFilters(project_ids=[2]), 10) == ["2/table/a.orders"]
+    assert ranker("nothing", SearchFilters(), 10) == []
+
+
+# -- the same ranking on the server backend ----------------------------------------------------------
+
+def test_server_backend_ranks_like_edge(store: EdgeStore, index: dict[str, Any]) -> None:
+    """qdrant-client (local mode) runs the same weighted RRF and boost formula as Edge."""
+    from qdrant_client import QdrantClient
+
+    from keboola_vectorizer.store.base import PointRecord, SparseVector
+    from keboola_vectorizer.store.server import ServerStore
+
+    server = ServerStore(client=QdrantClient(":memory:"))
+    server.ensure(store.meta())
+    ids = [hit.document_id for hit in store.scroll()]
+    records = []
+    for hit in store.retrieve(ids, with_vectors=True):
+        vectors = hit.payload.pop("_vectors")
+        records.append(PointRecord(hit.document_id, vectors["dense"],
+                                   SparseVector(vectors["bm25"]["indices"], vectors["bm25"]["values"]), hit.payload))
+    server.upsert(records)
+    assert server.newest_change() == store.newest_change()
+    for query, boost in (("pipedrive deal value and currency", None), ("linkedin ads data source", Boost())):
+        for mode in ("hybrid", "sparse"):
+            on_edge = [r.id for r in run_search(store, index, query, mode=mode, limit=3, boost=boost)]
+            on_server = [r.id for r in run_search(server, index, query, mode=mode, limit=3, boost=boost)]
+            assert on_server == on_edge, (query, mode, boost)
