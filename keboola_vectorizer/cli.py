@@ -24,9 +24,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from keboola_vectorizer.audit import observed_run
 from keboola_vectorizer.config import Settings, load_settings
-from keboola_vectorizer.errors import ConfigError, EmbeddingError, VectorizerError
-from keboola_vectorizer.logging_setup import configure_logging, register_secrets, scrub
+from keboola_vectorizer.errors import ConfigError, EmbeddingError, KeboolaAuthError, VectorizerError
+from keboola_vectorizer.logging_setup import configure_logging, context, register_secrets, scrub
+from keboola_vectorizer.metrics import get_metrics
 
 app = typer.Typer(
     name="keboola-vectorizer",
@@ -119,6 +121,8 @@ def _embedding_settings(provider: str | None, model: str | None, dimensions: int
         batch_size=settings.embedding_batch_size,
         api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
         base_url=settings.openai_base_url,
+        timeout_s=settings.openai_timeout,
+        deadline_s=settings.openai_retry_deadline,
     )
 
 
@@ -164,7 +168,9 @@ def _project_sources(projects_config: Path | None) -> list[Any]:
     token = settings.kbc_storage_token.get_secret_value() if settings.kbc_storage_token else None
     if not settings.kbc_storage_api_url or not token:
         missing = "KBC_STORAGE_API_URL" if not settings.kbc_storage_api_url else "KBC_STORAGE_TOKEN"
-        raise ConfigError(
+        # README's exit codes: a missing token is 4 (like a rejected one), a missing stack URL is 3.
+        error_type = ConfigError if missing == "KBC_STORAGE_API_URL" else KeboolaAuthError
+        raise error_type(
             f"{missing} is not set, so there is no Keboola project to extract",
             "set KBC_STORAGE_API_URL and KBC_STORAGE_TOKEN, pass --projects-config FILE, "
             "or index a saved snapshot with --snapshot DIR (--sample for the bundled demo)",
@@ -199,11 +205,13 @@ def _do_extract(out: Path, projects_config: Path | None, shard_index: int | None
     from keboola_vectorizer.keboola.extract import extract_snapshot
 
     sources = _shard(_project_sources(projects_config), shard_index, shard_count)
-    with _progress(show_progress) as progress:
+    with context(stage="extract"), _progress(show_progress) as progress:
         def on_progress(label: str, done: int, total: int) -> None:
             progress("extract", 1 if done else 0, total if done == 0 else None)
 
-        return extract_snapshot(sources, out, progress=on_progress)
+        settings = _settings()
+        return extract_snapshot(sources, out, progress=on_progress, timeout_s=settings.kbc_timeout,
+                                deadline_s=settings.kbc_retry_deadline)
 
 
 @app.command()
@@ -254,7 +262,9 @@ def _open_snapshot(snapshot: Path | None, sample: bool) -> Any:
         return Snapshot(bundled_sample_org())
     if snapshot is None:
         raise ConfigError("no snapshot given", "pass --snapshot DIR or --sample")
-    return Snapshot(snapshot)
+    opened = Snapshot(snapshot)
+    opened.check()  # a corrupt project fails the run before anything is written, not half-way
+    return opened
 
 
 @contextmanager
@@ -276,6 +286,7 @@ SampleOpt = Annotated[bool, typer.Option("--sample", help="Use the bundled sampl
 
 
 @app.command()
+@observed_run("index")
 def index(
     snapshot: SnapshotOpt = None,
     sample: SampleOpt = False,
@@ -314,6 +325,7 @@ def index(
                 store.close()
     if extract_seconds:
         summary.add_time("extract", extract_seconds)
+        get_metrics().stage_duration("extract", extract_seconds)
     data = summary.to_json()
     data["seconds"]["wall"] = round(time.perf_counter() - started, 3)
     _emit_summary(data, as_json)
@@ -422,6 +434,14 @@ BucketOpt = Annotated[list[str] | None, typer.Option("--bucket", help="Only this
 ComponentOpt = Annotated[list[str] | None, typer.Option("--component", help="Only this component id.")]
 StageOpt = Annotated[list[str] | None, typer.Option("--stage", help="Only the in or out stage.")]
 LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Number of results.")]
+BoostOpt = Annotated[bool, typer.Option("--boost", help="Favour recently changed and much-used tables "
+                                        "(a Qdrant formula query; off by default).")]
+
+
+def _boost(enabled: bool) -> Any:
+    from keboola_vectorizer.store.base import Boost
+
+    return Boost() if enabled else None
 
 
 def _lazy_embedder(store: Any) -> Callable[[], Any]:
@@ -464,6 +484,7 @@ def search(
     stage: StageOpt = None,
     mode: Annotated[Mode, typer.Option(help="hybrid (dense + BM25, fused), dense or sparse.")] = Mode.hybrid,
     limit: LimitOpt = 10,
+    boost: BoostOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
     """Find tables, columns, configurations and flows by meaning."""
@@ -472,14 +493,99 @@ def search(
 
     if not query.strip():
         raise ConfigError("the search query is empty", "pass the words to search for")
+    filters = _filters(project, kind, bucket, component, stage)
     store = _store()
+    started, results = time.perf_counter(), None
     try:
         ensure_searchable(store)
         results = run_search(store, _lazy_embedder(store), query, mode=mode.value,
-                             filters=_filters(project, kind, bucket, component, stage), limit=limit)
+                             filters=filters, limit=limit, boost=_boost(boost))
     finally:
         store.close()
+        _audit_search(query, mode.value, filters, limit, results, time.perf_counter() - started)
     _render_results(results, as_json, f"Results for “{query}”")
+
+
+def _audit_search(query: str, mode: str, filters: Any, limit: int, results: list[Any] | None,
+                  seconds: float) -> None:
+    from keboola_vectorizer.audit import log_search
+
+    token = _settings().kbc_storage_token
+    log_search(token=token.get_secret_value() if token else None, query=query, mode=mode, filters=filters,
+               limit=limit, results=results, seconds=seconds)
+
+
+@app.command()
+def similar(
+    document_id: Annotated[str, typer.Argument(help="Document id, e.g. 9001/table/out.c-crm.company.")],
+    project: ProjectOpt = None,
+    kind: KindOpt = None,
+    bucket: BucketOpt = None,
+    component: ComponentOpt = None,
+    stage: StageOpt = None,
+    limit: LimitOpt = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+) -> None:
+    """Objects most like a given one (Qdrant recommend), with the search filters."""
+    from keboola_vectorizer.search import ensure_searchable
+    from keboola_vectorizer.search import similar as run_similar
+
+    store = _store()
+    try:
+        ensure_searchable(store)
+        results = run_similar(store, document_id, filters=_filters(project, kind, bucket, component, stage),
+                              limit=limit)
+    finally:
+        store.close()
+    _render_results(results, as_json, f"Most like {document_id}")
+
+
+@app.command()
+def lineage(
+    ref: Annotated[str, typer.Argument(help="Table id (out.c-crm.company) or document id "
+                                       "(9001/table/out.c-crm.company, or a configuration's).")],
+    project: Annotated[int | None, typer.Option("--project", help="Project id, when several hold the "
+                                                "table.")] = None,
+    depth: Annotated[int, typer.Option("--depth", min=1, max=20, help="Configuration steps to follow "
+                                       "each way.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the lineage as JSON.")] = False,
+) -> None:
+    """Upstream (what produces it) and downstream (what uses it) of a table, from the index."""
+    from keboola_vectorizer.lineage_query import lineage as run_lineage
+    from keboola_vectorizer.search import ensure_searchable
+
+    store = _store()
+    try:
+        ensure_searchable(store)
+        result = run_lineage(store, ref, project_id=project, depth=depth)
+    finally:
+        store.close()
+    if as_json:
+        _print_json(result.to_json())
+        return
+    _render_lineage(result)
+
+
+def _render_lineage(result: Any) -> None:
+    from rich.markup import escape
+    from rich.text import Text
+    from rich.tree import Tree
+
+    root = result.root
+    stdout.print(f"[bold]{root.name}[/]  [cyan]{root.kind}[/]  [dim]{root.id}[/]", soft_wrap=True,
+                 highlight=False)
+    for direction, nodes in (("upstream", result.upstream), ("downstream", result.downstream)):
+        tree = Tree(f"[bold]{direction}[/] ({len(nodes)})")
+        branches: dict[str, Any] = {root.id: tree}
+        for node in nodes:
+            parent = branches.get(node.via or "", tree)
+            label = f"{escape(node.name)}  [cyan]{node.kind}[/]  [dim]{escape(node.id)}[/]"
+            if not node.indexed:
+                label += "  [yellow](not in the index)[/]"
+            branches[node.id] = parent.add(Text.from_markup(label, overflow="fold"))
+        if not nodes:
+            tree.add("[dim]none found[/]")
+        stdout.print(tree, crop=False)
 
 
 @app.command()
@@ -523,6 +629,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 def eval_command(
     questions: Annotated[Path, typer.Option("--questions", help="JSON Lines questions file.")],
     mode: Annotated[Mode, typer.Option(help="Search mode to evaluate.")] = Mode.hybrid,
+    boost: BoostOpt = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Recall@1/5/10, MRR@10 and nDCG@10 of search over a questions file."""
@@ -538,16 +645,17 @@ def eval_command(
 
         def ranker(query: str, filters: Any, limit: int) -> list[str]:
             return [r.id for r in run_search(store, embedder, query, mode=mode.value, filters=filters,
-                                             limit=limit)]
+                                             limit=limit, boost=_boost(boost))]
 
         result = evaluate(loaded, ranker)
     finally:
         store.close()
     result["mode"] = mode.value
+    result["boost"] = boost
     if as_json:
         _print_json(result)
         return
-    table = Table(title=f"Eval ({mode.value}, {result['queries']} queries)")
+    table = Table(title=f"Eval ({mode.value}{', boost' if boost else ''}, {result['queries']} queries)")
     for key in ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"):
         table.add_column(key, justify="right")
     table.add_row(*(f"{result[k]:.3f}" for k in ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")))
@@ -638,6 +746,19 @@ def snapshot_restore(
         stdout.print(f"Restored [bold]{info.name}[/]: {info.points} points, content hashes verified")
 
 
+def _usage_error_types() -> tuple[type[Exception], ...]:
+    """Typer vendors its own click (typer._click) next to the real one: usage errors come from either."""
+    found: list[type[Exception]] = [click.exceptions.UsageError]
+    try:
+        from typer._click.exceptions import UsageError as VendoredUsageError
+    except ImportError:
+        return tuple(found)
+    return (*found, VendoredUsageError)
+
+
+_USAGE_ERRORS = _usage_error_types()
+
+
 def main() -> None:
     """Entry point: run the app; turn foreseen failures into one line and a documented exit code."""
     try:
@@ -648,6 +769,12 @@ def main() -> None:
     except (typer.Abort, click.exceptions.Abort):
         stderr.print("aborted")
         sys.exit(130)
+    except _USAGE_ERRORS as error:
+        # One line like every other failure: what was wrong, and where the options are listed.
+        where = f"{error.ctx.command_path} --help" if error.ctx is not None else "--help"
+        stderr.print(f"error: {scrub(' '.join(error.format_message().split()))} — see `{where}`",
+                     highlight=False, soft_wrap=True, markup=False)
+        sys.exit(error.exit_code)
     except (typer.exceptions.TyperException, click.exceptions.ClickException) as error:
         # Typer vendors click: usage errors come from either, and both know how to show themselves.
         show = getattr(error, "show", None)

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     kbc_storage_api_url: str | None = None
     kbc_storage_token: SecretStr | None = None
     kbc_projects_config: Path | None = None
+    # Seconds one Storage API request may take, and all retries of one call together (waits included).
+    kbc_timeout: float = Field(default=120.0, gt=0)
+    kbc_retry_deadline: float = Field(default=300.0, gt=0)
 
     qdrant_path: Path = Field(default_factory=default_qdrant_path)
     qdrant_url: str | None = None
@@ -89,6 +92,9 @@ class Settings(BaseSettings):
     embedding_batch_size: int | None = None
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
+    # Seconds one embeddings request may take, and all retries of one embed call together.
+    openai_timeout: float = Field(default=60.0, gt=0)
+    openai_retry_deadline: float = Field(default=600.0, gt=0)
 
     log_format: Literal["text", "json"] | None = None
     log_level: str = "INFO"

@@ -8,6 +8,7 @@ so memory stays flat however large the organisation.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import time
@@ -22,7 +23,9 @@ from keboola_vectorizer.embedding import sparse
 from keboola_vectorizer.embedding.base import Embedder
 from keboola_vectorizer.errors import SnapshotError
 from keboola_vectorizer.keboola.documents import Document, project_documents
-from keboola_vectorizer.keboola.snapshot import Snapshot
+from keboola_vectorizer.keboola.snapshot import ProjectEntry, Snapshot
+from keboola_vectorizer.logging_setup import bind_context, context, current_format, note_failure, unbind_context
+from keboola_vectorizer.metrics import get_metrics
 from keboola_vectorizer.store.base import (
     CollectionMeta,
     PointRecord,
@@ -84,10 +87,14 @@ class _Timer:
         self.summary, self.stage = summary, stage
 
     def __enter__(self) -> None:
+        self.token = bind_context(stage=self.stage)  # log lines inside carry the stage
         self.start = time.perf_counter()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         self.summary.add_time(self.stage, time.perf_counter() - self.start)
+        if exc is not None:
+            note_failure(exc)  # the CLI reports the stage a run failed in
+        unbind_context(self.token)
 
 
 def _noop(stage: str, advance: int, total: int | None) -> None:
@@ -95,7 +102,9 @@ def _noop(stage: str, advance: int, total: int | None) -> None:
 
 
 def embed_batch(embedder: Embedder, documents: Sequence[Document], indexed_at: str) -> list[PointRecord]:
+    start = time.perf_counter()
     vectors = embedder.embed_documents([d.text for d in documents])
+    get_metrics().embed_latency(time.perf_counter() - start, embedder.id.partition("/")[0])
     return [to_record(d, v, sparse.encode_document(d.text), indexed_at)
             for d, v in zip(documents, vectors, strict=True)]
 
@@ -123,7 +132,7 @@ def run_index(
     # Upserts run on one background thread so the model never waits for the store.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upsert") as upserter:
         pending: list[Future[None]] = []
-        for entry in selected:
+        for entry in _observed_projects(selected, summary):
             with _Timer(summary, "documents"):
                 project = snapshot.load(entry)
                 documents = list(project_documents(project))
@@ -143,7 +152,7 @@ def run_index(
                 # At most two batches wait for the store: memory stays bounded, errors surface early.
                 while len(pending) >= 2:
                     pending.pop(0).result()
-                pending.append(upserter.submit(_timed_upsert, target, records, summary))
+                pending.append(upserter.submit(contextvars.copy_context().run, _timed_upsert, target, records, summary))
                 progress("documents", len(batch), None)
             for future in pending:
                 future.result()
@@ -162,6 +171,7 @@ def run_index(
     if rebuild:
         with _Timer(summary, "promote"):
             store.promote(target)
+    _report_stages(summary)
     summary.usage = {k: v for k, v in asdict(embedder.usage).items() if v}
     summary.finished_at = _now()
     store.write_state({"last_run": summary.to_json()})
@@ -170,8 +180,38 @@ def run_index(
 
 def _timed_upsert(store: VectorStore, records: list[PointRecord], summary: RunSummary) -> None:
     start = time.perf_counter()
-    store.upsert(records)
-    summary.add_time("upsert", time.perf_counter() - start)
+    with context(stage="upsert"):
+        store.upsert(records)
+    seconds = time.perf_counter() - start
+    summary.add_time("upsert", seconds)
+    get_metrics().upsert_latency(seconds)
+
+
+def _observed_projects(entries: list[ProjectEntry], summary: RunSummary) -> Iterator[ProjectEntry]:
+    """Each project in its own log context; its counts and duration go to the metrics once done."""
+    metrics = get_metrics()
+    for entry in entries:
+        token = bind_context(project_id=entry.id)
+        started = time.perf_counter()
+        try:
+            yield entry
+        finally:
+            unbind_context(token)
+        counts = summary.per_project.get(str(entry.id))
+        if counts is not None:
+            seconds = time.perf_counter() - started
+            metrics.project_counts(entry.id, counts)
+            metrics.project_duration(entry.id, seconds)
+            # A line per project for the container's JSON logs; on a terminal the summary table says it.
+            log.log(logging.INFO if current_format() == "json" else logging.DEBUG,
+                    "project %s indexed: %s", entry.id, ", ".join(f"{k} {v}" for k, v in counts.items()),
+                    extra={"project_id": entry.id, **counts, "seconds": round(seconds, 3)})
+
+
+def _report_stages(summary: RunSummary) -> None:
+    metrics = get_metrics()
+    for stage, seconds in summary.seconds.items():
+        metrics.stage_duration(stage, seconds)
 
 
 # -- the embed and upsert stages on their own ----------------------------------------------------

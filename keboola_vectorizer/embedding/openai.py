@@ -31,6 +31,7 @@ import numpy as np
 
 from keboola_vectorizer.embedding.base import EmbeddingSettings, EmbeddingUsage, normalise, register_provider
 from keboola_vectorizer.errors import ConfigError, EmbeddingError, VectorizerError
+from keboola_vectorizer.metrics import get_metrics
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
@@ -488,6 +489,7 @@ class OpenAIEmbedder:
         exc = state.outcome.exception() if state.outcome else None
         with self._lock:
             self._usage.retries += 1
+        get_metrics().retry("openai")
         log.warning(
             "OpenAI request %s; retry %d in %.1f s",
             self._describe_transient(exc),

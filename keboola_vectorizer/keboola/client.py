@@ -25,6 +25,7 @@ from pydantic import SecretStr
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_before_delay
 
 from keboola_vectorizer.errors import KeboolaApiError, KeboolaAuthError
+from keboola_vectorizer.metrics import get_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -293,6 +294,7 @@ class KeboolaClient:
 
     def _log_retry(self, state: RetryCallState, path: str) -> None:
         exc = state.outcome.exception() if state.outcome else None
+        get_metrics().retry("storage_api")
         logger.warning(
             "Storage API %s GET /v2/storage/%s attempt %d failed (%s); retrying in %.2f s",
             self._where(),
