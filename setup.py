@@ -32,6 +32,7 @@ DEV_REQUIRES = [
     "ruff>=0.6",
     "helm-python-sdk>=0.2.2",
     "kubernetes-validate>=1.30",
+    "check-jsonschema>=0.29",
 ]
 
 setup(
