@@ -8,6 +8,7 @@ stderr with a documented exit code (README.md); nothing else is printed on failu
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -22,7 +23,9 @@ import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.style import Style
 from rich.table import Table
+from rich.text import Text
 
 from keboola_vectorizer.audit import observed_run
 from keboola_vectorizer.config import Settings, load_settings
@@ -202,9 +205,14 @@ def _env_int(*names: str) -> int | None:
 
 def _do_extract(out: Path, projects_config: Path | None, shard_index: int | None,
                 shard_count: int | None, show_progress: bool) -> Any:
+    """The extract result, or None when this shard of an Indexed Job got no project (nothing to do
+    is success: failing would fail the whole Job)."""
     from keboola_vectorizer.keboola.extract import extract_snapshot
 
     sources = _shard(_project_sources(projects_config), shard_index, shard_count)
+    if not sources:
+        logging.getLogger(__name__).warning("this shard has no project to extract; nothing to do")
+        return None
     with context(stage="extract"), _progress(show_progress) as progress:
         def on_progress(label: str, done: int, total: int) -> None:
             progress("extract", 1 if done else 0, total if done == 0 else None)
@@ -226,7 +234,7 @@ def extract(
     """Pull live projects through the Storage API into a snapshot directory."""
     started = time.perf_counter()
     result = _do_extract(out, projects_config, shard_index, shard_count, not as_json)
-    data = _as_dict(result)
+    data = _as_dict(result) if result is not None else {"projects": {}}
     data["seconds"] = round(time.perf_counter() - started, 3)
     data["snapshot"] = str(out)
     if as_json:
@@ -310,7 +318,11 @@ def index(
     with tempfile.TemporaryDirectory(prefix="kv-extract-") as tmp:
         if snapshot is None and not sample:
             out = keep_snapshot or Path(tmp) / "snapshot"
-            _do_extract(out, projects_config, shard_index, shard_count, not as_json)
+            if _do_extract(out, projects_config, shard_index, shard_count, not as_json) is None:
+                from keboola_vectorizer.pipeline import RunSummary
+
+                _emit_summary(RunSummary(finished_at=time.strftime("%Y-%m-%dT%H:%M:%S")).to_json(), as_json)
+                return
             snapshot = out
             extract_seconds = time.perf_counter() - started
         snap = _open_snapshot(snapshot, sample)
@@ -455,6 +467,17 @@ def _lazy_embedder(store: Any) -> Callable[[], Any]:
     return get
 
 
+_CONTROL_CHARS = {code: None for code in (*range(0, 9), *range(11, 32), 127)}
+
+
+def _safe(value: Any) -> str:
+    """Text from the index or the user, made safe to print: no terminal control characters (an ESC
+    in a configuration name must not recolour or retitle the terminal) and no rich markup."""
+    from rich.markup import escape
+
+    return escape(str(value).translate(_CONTROL_CHARS))
+
+
 def _render_results(results: list[Any], as_json: bool, title: str) -> None:
     if as_json:
         _print_json([r.to_json() for r in results])
@@ -462,16 +485,17 @@ def _render_results(results: list[Any], as_json: bool, title: str) -> None:
     if not results:
         stdout.print("No results.")
         return
-    stdout.print(f"[bold]{title}[/]")
+    stdout.print(f"[bold]{_safe(title)}[/]")
     # One block per result rather than a table: ids and links must stay whole to be clickable/copyable.
     for position, result in enumerate(results, start=1):
-        stdout.print(f"\n[bold]{position}. {result.name}[/]  [cyan]{result.kind}[/]  "
-                     f"{result.project_name} ({result.project_id})  [dim]score {result.score:.3f}[/]",
+        stdout.print(f"\n[bold]{position}. {_safe(result.name)}[/]  [cyan]{_safe(result.kind)}[/]  "
+                     f"{_safe(result.project_name)} ({result.project_id})  [dim]score {result.score:.3f}[/]",
                      soft_wrap=True, highlight=False)
         if result.snippet:
-            stdout.print(f"   {result.snippet}", soft_wrap=True, highlight=False, markup=False)
-        stdout.print(f"   [dim]{result.id}[/]", soft_wrap=True, highlight=False)
-        stdout.print(f"   [link={result.url}]{result.url}[/link]", soft_wrap=True, highlight=False)
+            stdout.print(f"   {_safe(result.snippet)}", soft_wrap=True, highlight=False)
+        stdout.print(f"   [dim]{_safe(result.id)}[/]", soft_wrap=True, highlight=False)
+        url = str(result.url).translate(_CONTROL_CHARS)
+        stdout.print(Text.assemble("   ", Text(url, style=Style(link=url))), soft_wrap=True, highlight=False)
 
 
 @app.command()
@@ -676,7 +700,7 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print the check
     else:
         for check in checks:
             mark = "[green]ok[/]  " if check.ok else "[red]FAIL[/]"
-            stdout.print(f"{mark} {check.name}: {scrub(check.detail)}", soft_wrap=True, highlight=False)
+            stdout.print(f"{mark} {check.name}: {_safe(scrub(check.detail))}", soft_wrap=True, highlight=False)
     if not ok:
         raise typer.Exit(1)
 
@@ -764,7 +788,8 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except VectorizerError as error:
-        stderr.print(f"[red]error:[/] {scrub(error.one_line())}", highlight=False, soft_wrap=True)
+        # Messages quote paths, names and API answers: printed as text, never as rich markup.
+        stderr.print(f"[red]error:[/] {_safe(scrub(error.one_line()))}", highlight=False, soft_wrap=True)
         sys.exit(error.exit_code)
     except (typer.Abort, click.exceptions.Abort):
         stderr.print("aborted")
@@ -788,7 +813,7 @@ def main() -> None:
     except Exception as error:  # the last resort: one line, never a traceback with secrets
         if os.environ.get("KV_DEBUG"):
             raise
-        stderr.print(f"[red]error:[/] unexpected {type(error).__name__}: {scrub(str(error))[:300]} — "
+        stderr.print(f"[red]error:[/] unexpected {type(error).__name__}: {_safe(scrub(str(error))[:300])} — "
                      "rerun with KV_DEBUG=1 for the traceback and report it", highlight=False, soft_wrap=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

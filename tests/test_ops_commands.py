@@ -117,3 +117,13 @@ def test_index_with_invalid_token_and_unreachable_stack(storage_api: FakeStorage
     assert not (tmp_path / "q" / "keboola-metadata").exists()
     unreachable = {**env, "KBC_STORAGE_API_URL": "http://127.0.0.1:9"}
     assert_one_line_error(run_cli("index", env=unreachable), 5, "127.0.0.1:9")
+
+
+def test_empty_shard_of_an_indexed_job_is_success(storage_api: FakeStorageApi, tmp_path: Path) -> None:  # noqa: F811
+    env = {"QDRANT_PATH": str(tmp_path / "q"), "KBC_STORAGE_API_URL": storage_api.url,
+           "KBC_STORAGE_TOKEN": storage_api.token_for(9003), "KV_SHARD_COUNT": "2", "JOB_COMPLETION_INDEX": "1"}
+    result = run_cli("index", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["extracted"] == 0
+    assert "no project" in result.stderr
+    assert storage_api.count("tokens/verify") == 0
