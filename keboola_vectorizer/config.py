@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     qdrant_write_consistency_factor: int = 1
     qdrant_read_consistency: str = "majority"
     qdrant_timeout: float = 30.0
+    qdrant_retry_deadline: float = Field(default=30.0, gt=0)  # all retries of one request together
     qdrant_upsert_batch_size: int = 256
     qdrant_upsert_parallel: int = 4
     qdrant_snapshots_dir: str = "/qdrant/snapshots"

@@ -18,21 +18,38 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from keboola_vectorizer.config import Settings
-from keboola_vectorizer.errors import LockBusyError
+from keboola_vectorizer.errors import ConfigError, LockBusyError, StoreError
 
 
 def lock_path(settings: Settings) -> Path:
     if settings.qdrant_url:
         key = hashlib.sha256(f"{settings.qdrant_url}|{settings.qdrant_collection}".encode()).hexdigest()[:16]
         return Path(tempfile.gettempdir()) / f"keboola-vectorizer-{key}.lock"
-    settings.qdrant_path.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.qdrant_path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"QDRANT_PATH {settings.qdrant_path} cannot be used as the store directory "
+                         f"({exc.strerror or exc})", "set QDRANT_PATH to a writable directory") from None
     return settings.qdrant_path / f".{settings.qdrant_collection}.lock"
+
+
+def lock_timeout() -> float:
+    """KV_LOCK_TIMEOUT in seconds (0, the default: fail at once when the lock is held)."""
+    value = os.environ.get("KV_LOCK_TIMEOUT", "").strip() or "0"
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ConfigError(f"KV_LOCK_TIMEOUT={value!r} is not a number of seconds",
+                          "set KV_LOCK_TIMEOUT to how long a second index run may wait, e.g. 600, or 0")
+    return seconds
 
 
 @contextmanager
 def collection_lock(settings: Settings, timeout_s: float | None = None) -> Iterator[None]:
     if timeout_s is None:
-        timeout_s = float(os.environ.get("KV_LOCK_TIMEOUT", "0"))
+        timeout_s = lock_timeout()
     path = lock_path(settings)
     lock = FileLock(str(path))
     try:

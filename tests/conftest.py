@@ -62,3 +62,13 @@ def full_index_copy(tmp_path: Path, full_index_dir: Path) -> Iterator[Path]:
     target = tmp_path / "qdrant"
     shutil.copytree(full_index_dir, target)
     yield target
+
+
+@pytest.fixture(scope="session")
+def fault_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The fault-injection lab (tests/fault_scenarios.py): fakes plus an undisturbed baseline run."""
+    from tests.fault_scenarios import Lab
+
+    lab = Lab(tmp_path_factory.mktemp("faults"))
+    yield lab
+    lab.close()

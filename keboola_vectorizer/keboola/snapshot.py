@@ -67,6 +67,45 @@ def _expect_list(value: Any, path: Path) -> list[dict[str, Any]]:
     return value
 
 
+def _has_id(item: dict[str, Any]) -> bool:
+    value = item.get("id")
+    return isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip() != ""
+
+
+def _expect_ids(items: list[dict[str, Any]], path: Path, what: str) -> None:
+    """Every object a document is keyed by has an id (a missing one would merge or drop documents)."""
+    for position, item in enumerate(items):
+        if not _has_id(item):
+            raise SnapshotError(
+                f"snapshot file {path}: {what} {position} has no id",
+                "re-run `keboola-vectorizer extract` to write it again",
+            )
+
+
+def _expect_components(components: list[dict[str, Any]], path: Path) -> None:
+    _expect_ids(components, path, "component")
+    for component in components:
+        configurations = component.get("configurations")
+        if configurations is None:
+            continue
+        where = f"component {component['id']} configurations"
+        _expect_ids(_expect_list_at(configurations, path, where), path, f"component {component['id']} configuration")
+        for configuration in configurations:
+            rows = configuration.get("rows")
+            if rows is not None:
+                where = f"configuration {configuration['id']} rows"
+                _expect_ids(_expect_list_at(rows, path, where), path, f"configuration {configuration['id']} row")
+
+
+def _expect_list_at(value: Any, path: Path, where: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise SnapshotError(
+            f"snapshot file {path}: {where} is not a list of objects as the Storage API returns",
+            "re-run `keboola-vectorizer extract` to write it again",
+        )
+    return value
+
+
 class Snapshot:
     """A snapshot directory, validated on open; projects are loaded lazily."""
 
@@ -116,12 +155,22 @@ class Snapshot:
         buckets = _expect_list(_read_json(folder / "buckets.json"), folder / "buckets.json")
         tables = _expect_list(_read_json(folder / "tables.json"), folder / "tables.json")
         components = _expect_list(_read_json(folder / "components.json"), folder / "components.json")
+        _expect_ids(buckets, folder / "buckets.json", "bucket")
+        _expect_ids(tables, folder / "tables.json", "table")
+        _expect_components(components, folder / "components.json")
         verify = _read_json(folder / "tokens-verify.json")
         owner = verify.get("owner") if isinstance(verify, dict) else None
         name = entry.name
         if isinstance(owner, dict) and owner.get("name"):
             name = str(owner["name"])
         return ProjectSnapshot(entry.id, name, entry.stack_url, buckets, tables, components)
+
+    def check(self, only: set[int] | None = None) -> None:
+        """Read every project once and drop it: a corrupt file fails the run before anything is written,
+        not half-way through (one project at a time, so memory stays flat)."""
+        for entry in self.projects:
+            if only is None or entry.id in only:
+                self.load(entry)
 
     def iter_projects(self, only: set[int] | None = None) -> Iterator[ProjectSnapshot]:
         for entry in self.projects:

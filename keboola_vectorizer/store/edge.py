@@ -284,6 +284,11 @@ class EdgeStore:
         self._pinned_generation = None
         if old_generation and old_generation != new_generation:
             shutil.rmtree(self._dir / old_generation, ignore_errors=True)
+        # Half-built generations of earlier rebuilds that were killed (kill -9, OOM) are older than
+        # this one and referenced by nothing: drop them too, or each killed rebuild leaks a shard.
+        for leftover in self._dir.glob("gen-*"):
+            if leftover.is_dir() and leftover.name < new_generation:
+                shutil.rmtree(leftover, ignore_errors=True)
 
     def flush(self) -> None:
         if self._shard is not None:

@@ -290,6 +290,7 @@ class ServerStore:
             upsert_parallel=getattr(settings, "qdrant_upsert_parallel", defaults.upsert_parallel),
             snapshots_dir=getattr(settings, "qdrant_snapshots_dir", defaults.snapshots_dir),
             peer_urls=tuple(peers),
+            retry_deadline_s=getattr(settings, "qdrant_retry_deadline", defaults.retry_deadline_s),
         )
         return cls(url=settings.qdrant_url, api_key=api_key,
                    timeout=float(getattr(settings, "qdrant_timeout", 30.0)),
