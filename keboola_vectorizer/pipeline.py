@@ -37,6 +37,8 @@ from keboola_vectorizer.store.base import (
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 256
+# Upserts after which an embedded (Edge) store builds its HNSW index at the end of the run.
+OPTIMIZE_AFTER_UPSERTS = 20_000
 # Callback: (stage, advance, total or None for "unknown yet").
 ProgressCallback = Callable[[str, int, "int | None"], None]
 
@@ -168,6 +170,10 @@ def run_index(
             summary.projects += 1
             summary.per_project[str(project.id)] = {**counts, "upserted": counts["embedded"]}
             progress("projects", 1, None)
+    if summary.upserted >= OPTIMIZE_AFTER_UPSERTS and hasattr(target, "optimize"):
+        # Small runs stay fast; a run that added many points pays once for the index searches need.
+        with _Timer(summary, "optimize"):
+            target.optimize()
     if rebuild:
         with _Timer(summary, "promote"):
             store.promote(target)

@@ -204,3 +204,19 @@ def test_pipeline_on_the_server_backend(tmp_path: Path, embedder) -> None:
         assert store.read_state()["last_run"]["rebuilt"] is True
     finally:
         store.close()
+
+
+def test_large_runs_build_the_edge_hnsw_index(tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    import keboola_vectorizer.pipeline as pipeline
+    from keboola_vectorizer.search import search
+
+    monkeypatch.setattr(pipeline, "OPTIMIZE_AFTER_UPSERTS", 10)
+    store = EdgeStore(tmp_path / "q")
+    try:
+        summary = run_index(Snapshot(copy_snapshot(tmp_path / "snap", [9002])), store, embedder)
+        assert "optimize" in summary.seconds
+        results = search(store, lambda: embedder, "twilio sms approval", limit=3)
+        assert results and results[0].project_id == 9002
+        assert run_index(Snapshot(tmp_path / "snap"), store, embedder).seconds.get("optimize") is None
+    finally:
+        store.close()

@@ -8,6 +8,7 @@ named by a local directory path in `--model`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -17,7 +18,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from keboola_vectorizer.embedding.base import EmbeddingSettings, EmbeddingUsage, normalise, register_provider
+from keboola_vectorizer.embedding.onnx_backend import OnnxEncoder, OnnxUnavailable, cached_export, requested_backend
 from keboola_vectorizer.errors import EmbeddingError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_BATCH_SIZE = 64
@@ -61,7 +65,12 @@ def _dimension_from_files(path: Path) -> int | None:
 
 @register_provider("local")
 class SentenceTransformerEmbedder:
-    """sentence-transformers on this machine's CPU (or GPU when torch sees one)."""
+    """sentence-transformers on this machine's CPU (or GPU when torch sees one).
+
+    On CPU the vectors come from an ONNX Runtime export of the same model when one can be made
+    (`onnx_backend`: cosine >= 0.999 to PyTorch, checked at export), which embeds faster and lets a
+    search process skip importing torch; PyTorch is the fallback and serves an explicit `device`.
+    """
 
     name: ClassVar[str] = "local"
 
@@ -74,6 +83,36 @@ class SentenceTransformerEmbedder:
         self._dimension = _dimension_from_files(self._path)
         self._usage = EmbeddingUsage()
         self._lock = threading.Lock()
+        self._backend = requested_backend() if device in (None, "cpu") else "torch"
+        self._onnx: OnnxEncoder | None = None
+
+    @property
+    def backend(self) -> str:
+        """`onnx` or `torch`: what embeds now (`auto` until the first text is embedded)."""
+        if self._onnx is not None:
+            return "onnx"
+        return "torch" if self._backend == "torch" or self._model is not None else self._backend
+
+    def _onnx_encoder(self) -> OnnxEncoder | None:
+        """The ONNX encoder, exporting the model once if the cache lacks it; None means PyTorch."""
+        if self._onnx is not None or self._backend == "torch":
+            return self._onnx
+        with self._lock:
+            if self._onnx is None and self._backend != "torch":
+                try:
+                    from keboola_vectorizer.embedding import onnx_backend
+
+                    exported = cached_export(self._path) or onnx_backend.export(self._path, self._model)
+                    self._onnx = OnnxEncoder(self._path, exported)
+                except OnnxUnavailable as exc:
+                    if self._backend == "onnx":
+                        raise EmbeddingError(
+                            f"the ONNX backend cannot serve {self._model_name}: {exc}",
+                            "unset KEBOOLA_VECTORIZER_EMBEDDING_BACKEND to fall back to PyTorch",
+                        ) from None
+                    log.info("embedding with PyTorch: %s", exc)
+                    self._backend = "torch"
+        return self._onnx
 
     @classmethod
     def from_settings(cls, settings: EmbeddingSettings) -> SentenceTransformerEmbedder:
@@ -120,15 +159,22 @@ class SentenceTransformerEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._load().encode(
-            list(texts), batch_size=self._batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
+        onnx = self._onnx_encoder()
+        if onnx is not None:
+            vectors = onnx.encode(texts)
+        else:
+            vectors = self._load().encode(
+                list(texts), batch_size=self._batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
         self._usage.requests += 1
         self._usage.inputs += len(texts)
         return normalise(vectors)
 
     def embed_query(self, text: str) -> np.ndarray:
+        onnx = self._onnx_encoder()
+        if onnx is not None:
+            return onnx.encode([text])[0]
         vectors = self._load().encode([text], normalize_embeddings=True, convert_to_numpy=True,
                                       show_progress_bar=False)
         return normalise(vectors)[0]

@@ -294,6 +294,11 @@ class EdgeStore:
         if self._shard is not None:
             self._shard.flush()
 
+    def optimize(self) -> None:
+        """Build the HNSW graph and merge segments. Qdrant Edge runs no background optimizer, so
+        without this every dense query scans all vectors (37 ms p95 at 100k vs 12 ms optimized)."""
+        self._open().optimize()
+
     # -- writes -----------------------------------------------------------------------------
 
     def upsert(self, points: Sequence[PointRecord]) -> None:
