@@ -15,7 +15,6 @@ absolute imports keep `import openai` resolving to the real client.
 from __future__ import annotations
 
 import base64
-import email.utils
 import functools
 import logging
 import os
@@ -32,6 +31,7 @@ import numpy as np
 from keboola_vectorizer.embedding.base import EmbeddingSettings, EmbeddingUsage, normalise, register_provider
 from keboola_vectorizer.errors import ConfigError, EmbeddingError, VectorizerError
 from keboola_vectorizer.metrics import get_metrics
+from keboola_vectorizer.retry_after import retry_after_seconds
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
@@ -157,18 +157,7 @@ def _retry_after_s(exc: BaseException) -> float | None:
             return max(0.0, float(millis) / 1000.0)
         except ValueError:
             pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
+    return retry_after_seconds(headers.get("retry-after"))
 
 
 class _Aborted(Exception):

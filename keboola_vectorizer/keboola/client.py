@@ -9,12 +9,10 @@ with jittered exponential backoff inside one deadline per call, and every failur
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import random
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import requests
@@ -26,6 +24,7 @@ from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, s
 
 from keboola_vectorizer.errors import KeboolaApiError, KeboolaAuthError
 from keboola_vectorizer.metrics import get_metrics
+from keboola_vectorizer.retry_after import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -138,24 +137,8 @@ def _api_error(response: requests.Response | None) -> tuple[str, str]:
 
 
 def _retry_after_s(response: requests.Response | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), or None."""
-    if response is None:
-        return None
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    """Seconds from the response's Retry-After header, or None."""
+    return None if response is None else retry_after_seconds(response.headers.get("Retry-After"))
 
 
 class KeboolaClient:
