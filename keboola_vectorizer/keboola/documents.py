@@ -99,9 +99,14 @@ def _clip(text: str, limit: int) -> str:
 def _parameter_words(value: Any, budget: int = MAX_PARAMETER_CHARS) -> str:
     """Readable key: value pairs from a configuration's parameters, skipping secrets and plumbing."""
     parts: list[str] = []
+    used = [0]  # characters gathered so far; a running total keeps the walk linear
+
+    def add(part: str) -> None:
+        parts.append(part)
+        used[0] += len(part)
 
     def walk(node: Any, key: str = "") -> None:
-        if sum(len(p) for p in parts) > budget:
+        if used[0] > budget:
             return
         if isinstance(node, dict):
             for k, v in node.items():
@@ -121,9 +126,9 @@ def _parameter_words(value: Any, budget: int = MAX_PARAMETER_CHARS) -> str:
                 except ValueError:
                     pass
             if stripped and len(stripped) < 300 and not stripped.startswith("KBC::"):
-                parts.append(f"{split_identifier(key)}: {stripped}" if key else stripped)
+                add(f"{split_identifier(key)}: {stripped}" if key else stripped)
         elif isinstance(node, (int, float)) and not isinstance(node, bool) and key:
-            parts.append(f"{split_identifier(key)}: {node}")
+            add(f"{split_identifier(key)}: {node}")
 
     walk(value)
     return _clip("; ".join(parts), budget)
@@ -378,6 +383,7 @@ def _configuration_documents(ctx: _ProjectContext) -> Iterator[Document]:
         inputs = ctx.lineage.inputs.get(doc_id, [])
         outputs = ctx.lineage.outputs.get(doc_id, [])
         code_names, code = _code_blocks(body)
+        parameter_words = "" if code or is_flow else _parameter_words(body.get("parameters"))
         rows = [r for r in config.get("rows") or [] if isinstance(r, dict)]
         url = (f"{ctx.base_url}/flows/{config_id}" if is_flow
                else f"{ctx.base_url}/components/{component_id}/{config_id}")
@@ -391,8 +397,7 @@ def _configuration_documents(ctx: _ProjectContext) -> Iterator[Document]:
             _flow_text(ctx, body) if is_flow else None,
             f"Rows: {', '.join(str(r.get('name') or r.get('id')) for r in rows)}" if rows else None,
             f"Code blocks: {', '.join(code_names)}" if code_names else None,
-            f"Parameters: {_parameter_words(body.get('parameters'))}"
-            if not code and not is_flow and _parameter_words(body.get("parameters")) else None,
+            f"Parameters: {parameter_words}" if parameter_words else None,
             f"Code:\n{code}" if code else None,
         )
         yield _finish(doc_id, "configuration", text, {
