@@ -77,6 +77,21 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+@dataclass
+class ProjectDiff:
+    """What one project's documents mean for the store: what to embed and what to delete."""
+
+    changed: list[Document]
+    stale: list[str]
+
+
+def diff_documents(documents: list[Document], stored: dict[str, str]) -> ProjectDiff:
+    """New or changed documents (by content hash) and stored ids whose documents are gone."""
+    changed = [d for d in documents if stored.get(d.id) != d.content_hash]
+    current = {d.id for d in documents}
+    return ProjectDiff(changed, [doc_id for doc_id in stored if doc_id not in current])
+
+
 def to_record(document: Document, dense: Sequence[float], sparse_vector: SparseVector,
               indexed_at: str) -> PointRecord:
     payload = {**document.payload, "text": document.text, "content_hash": document.content_hash,
@@ -139,10 +154,8 @@ def run_index(
                 project = snapshot.load(entry)
                 documents = list(project_documents(project))
             with _Timer(summary, "diff"):
-                existing = target.content_hashes(project.id)
-            changed = [d for d in documents if existing.get(d.id) != d.content_hash]
-            current_ids = {d.id for d in documents}
-            stale = [doc_id for doc_id in existing if doc_id not in current_ids]
+                diff = diff_documents(documents, target.content_hashes(project.id))
+            changed, stale = diff.changed, diff.stale
             counts = {"extracted": len(documents), "embedded": len(changed),
                       "skipped": len(documents) - len(changed), "deleted": len(stale)}
             progress("documents", 0, len(changed))
@@ -236,8 +249,7 @@ def run_embed_stage(snapshot: Snapshot, store: VectorStore | None, embedder: Emb
         handle.write(json.dumps({"embedder": embedder.id, "dimension": embedder.dimension}) + "\n")
         for project in snapshot.iter_projects():
             documents = list(project_documents(project))
-            existing = store.content_hashes(project.id) if store is not None else {}
-            changed = [d for d in documents if existing.get(d.id) != d.content_hash]
+            changed = diff_documents(documents, store.content_hashes(project.id) if store is not None else {}).changed
             summary.extracted += len(documents)
             summary.skipped += len(documents) - len(changed)
             progress("documents", 0, len(changed))
@@ -296,8 +308,8 @@ def run_upsert_stage(snapshot: Snapshot, store: VectorStore, vectors_file: Path,
     indexed_at = _now()
     for project in snapshot.iter_projects():
         documents = list(project_documents(project))
-        existing = store.content_hashes(project.id)
-        changed = [d for d in documents if existing.get(d.id) != d.content_hash]
+        diff = diff_documents(documents, store.content_hashes(project.id))
+        changed = diff.changed
         missing = [d.id for d in changed if vectors.get(d.id, {}).get("content_hash") != d.content_hash]
         if missing:
             raise SnapshotError(
@@ -315,10 +327,8 @@ def run_upsert_stage(snapshot: Snapshot, store: VectorStore, vectors_file: Path,
                 store.upsert(records)
             summary.upserted += len(records)
             progress("documents", len(records), None)
-        ids = {d.id for d in documents}
-        stale = [doc_id for doc_id in existing if doc_id not in ids]
-        store.delete(stale)
-        summary.deleted += len(stale)
+        store.delete(diff.stale)
+        summary.deleted += len(diff.stale)
         summary.projects += 1
     summary.finished_at = _now()
     store.write_state({"last_run": summary.to_json()})
