@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import copy_snapshot
+from tests.fakes.http_json import send_json
 from tests.fakes.openai_server import FakeOpenAI, Fault
 from tests.fakes.storage_api import FakeStorageApi
 from tests.fault_scenarios import clean_env, run
@@ -46,13 +47,8 @@ class _EchoQdrant(BaseHTTPRequestHandler):
     status = 500
 
     def _answer(self) -> None:
-        body = json.dumps({"status": {"error": f"Invalid api-key {self.headers.get('api-key')}"}, "time": 0})
-        data = body.encode()
-        self.send_response(self.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, self.status, {"status": {"error": f"Invalid api-key {self.headers.get('api-key')}"},
+                                      "time": 0})
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
 

@@ -43,6 +43,7 @@ from keboola_vectorizer.store.server import (
     hashes_digest,
     redact_url,
 )
+from tests.fakes.http_json import send_json
 
 from .test_store_contract import META, POINTS, ids, query_sparse
 
@@ -276,12 +277,7 @@ class _FakeQdrant(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         self.seen.append((self.command, self.path, self.headers.get("api-key")))
         status, body = self.responses.pop(0) if len(self.responses) > 1 else self.responses[0]
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
 
@@ -355,12 +351,7 @@ class _StatefulQdrant(BaseHTTPRequestHandler):
     def _reply(self, result: Any, status: int = 200) -> None:
         body = {"result": result, "status": "ok", "time": 0} if status < 400 else \
             {"status": {"error": str(result)}, "time": 0}
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body)
 
     def _route(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
