@@ -112,27 +112,10 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int | None], None]]
 
 # -- embedder and store construction ---------------------------------------------------------------
 
-def _embedding_settings(provider: str | None, model: str | None, dimensions: int | None) -> Any:
-    from keboola_vectorizer.embedding.base import EmbeddingSettings
-
-    settings = _settings()
-    provider = provider or settings.embedding_provider
-    return EmbeddingSettings(
-        provider=provider,
-        model=model or settings.embedding_model,
-        dimensions=dimensions or settings.embedding_dimensions,
-        batch_size=settings.embedding_batch_size,
-        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
-        base_url=settings.openai_base_url,
-        timeout_s=settings.openai_timeout,
-        deadline_s=settings.openai_retry_deadline,
-    )
-
-
 def _make_embedder(provider: str | None, model: str | None, dimensions: int | None) -> Any:
     from keboola_vectorizer.embedding.base import create_embedder
 
-    return create_embedder(_embedding_settings(provider, model, dimensions))
+    return create_embedder(_settings().embedding_settings(provider, model, dimensions))
 
 
 def embedder_for_collection(meta: Any) -> Any:

@@ -111,6 +111,22 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, _SecretFilesSource(settings_cls), env_settings)
 
+    def embedding_settings(self, provider: str | None = None, model: str | None = None,
+                           dimensions: int | None = None) -> Any:
+        """EmbeddingSettings from these settings; explicit arguments (CLI options) win."""
+        from keboola_vectorizer.embedding.base import EmbeddingSettings
+
+        return EmbeddingSettings(
+            provider=provider or self.embedding_provider,
+            model=model or self.embedding_model,
+            dimensions=dimensions or self.embedding_dimensions,
+            batch_size=self.embedding_batch_size,
+            api_key=self.openai_api_key.get_secret_value() if self.openai_api_key else None,
+            base_url=self.openai_base_url,
+            timeout_s=self.openai_timeout,
+            deadline_s=self.openai_retry_deadline,
+        )
+
     def secret_values(self) -> list[str]:
         """Every secret in force, for scrubbing output."""
         values = [s.get_secret_value() for s in (self.kbc_storage_token, self.qdrant_api_key,

@@ -41,15 +41,11 @@ def _keboola_checks(settings: Settings) -> list[DoctorCheck]:
 
 
 def _model_check(settings: Settings, store: object) -> DoctorCheck:
-    from keboola_vectorizer.embedding.base import EmbeddingSettings, create_embedder
+    from keboola_vectorizer.embedding.base import create_embedder
 
     meta = store.meta()  # type: ignore[attr-defined]
     try:
-        embedder = create_embedder(EmbeddingSettings(
-            provider=settings.embedding_provider, model=settings.embedding_model,
-            dimensions=settings.embedding_dimensions,
-            api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
-            base_url=settings.openai_base_url))
+        embedder = create_embedder(settings.embedding_settings())
         configured = f"{embedder.id}"
     except VectorizerError as error:
         return DoctorCheck("model", False, error.one_line())
