@@ -135,6 +135,18 @@ def embedder_for_collection(meta: Any) -> Any:
     return embedder
 
 
+_RUNS_AS_PROCESS = False  # set by main(): the command is the last thing this process does
+
+
+def _close_after_reading(store: Any) -> None:
+    """Close a store a read-only command is done with; see `store.edge.keep_read_shards_until_exit`."""
+    if _RUNS_AS_PROCESS and _settings().qdrant_url is None:
+        from keboola_vectorizer.store.edge import keep_read_shards_until_exit
+
+        keep_read_shards_until_exit()
+    store.close()
+
+
 def _store() -> Any:
     from keboola_vectorizer.store.factory import open_store
 
@@ -508,7 +520,7 @@ def search(
         results = run_search(store, _lazy_embedder(store), query, mode=mode.value,
                              filters=filters, limit=limit, boost=_boost(boost))
     finally:
-        store.close()
+        _close_after_reading(store)
         _audit_search(query, mode.value, filters, limit, results, time.perf_counter() - started)
     _render_results(results, as_json, f"Results for “{query}”")
 
@@ -543,7 +555,7 @@ def similar(
         results = run_similar(store, document_id, filters=_filters(project, kind, bucket, component, stage),
                               limit=limit)
     finally:
-        store.close()
+        _close_after_reading(store)
     _render_results(results, as_json, f"Most like {document_id}")
 
 
@@ -566,7 +578,7 @@ def lineage(
         ensure_searchable(store)
         result = run_lineage(store, ref, project_id=project, depth=depth)
     finally:
-        store.close()
+        _close_after_reading(store)
     if as_json:
         _print_json(result.to_json())
         return
@@ -613,7 +625,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             "last_run": store.read_state().get("last_run"),
         }
     finally:
-        store.close()
+        _close_after_reading(store)
     if as_json:
         _print_json(data)
         return
@@ -768,6 +780,8 @@ _USAGE_ERRORS = _usage_error_types()
 
 def main() -> None:
     """Entry point: run the app; turn foreseen failures into one line and a documented exit code."""
+    global _RUNS_AS_PROCESS
+    _RUNS_AS_PROCESS = True
     try:
         code = app(standalone_mode=False)
     except VectorizerError as error:

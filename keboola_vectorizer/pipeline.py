@@ -37,8 +37,6 @@ from keboola_vectorizer.store.base import (
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 256
-# Upserts after which an embedded (Edge) store builds its HNSW index at the end of the run.
-OPTIMIZE_AFTER_UPSERTS = 20_000
 # Callback: (stage, advance, total or None for "unknown yet").
 ProgressCallback = Callable[[str, int, "int | None"], None]
 
@@ -183,8 +181,9 @@ def run_index(
             summary.projects += 1
             summary.per_project[str(project.id)] = {**counts, "upserted": counts["embedded"]}
             progress("projects", 1, None)
-    if summary.upserted >= OPTIMIZE_AFTER_UPSERTS and hasattr(target, "optimize"):
-        # Small runs stay fast; a run that added many points pays once for the index searches need.
+    if summary.upserted and getattr(target, "should_optimize", lambda: False)():
+        # A store without a background optimizer (Edge) indexes what runs left unindexed once it
+        # is enough to matter.
         with _Timer(summary, "optimize"):
             target.optimize()
     if rebuild:

@@ -46,6 +46,8 @@ PART_SHARE = {"column": (0.5, "table"), "configuration_row": (0.3, "configuratio
 PART_WEIGHT = {"column": 0.85, "configuration_row": 0.85}  # a part's score relative to an equal whole
 SIBLING_DECAY = 0.7  # each further part of the same whole counts this much less
 POOL = 100  # candidates re-ranked per search (at least 3x the limit)
+# What re-ranking reads of a candidate; full payloads (text included) are fetched for the results only.
+RANK_FIELDS = ("kind", "project_id", "table_id", "parent_id")
 
 
 @dataclass
@@ -179,10 +181,13 @@ def search(store: VectorStore, embedder: Callable[[], Embedder], query: str, *,
     parts = [part for part, (_, whole) in PART_SHARE.items() if kinds and whole in kinds and part not in kinds]
     if parts:
         pool_filters = replace(filters, kinds=[*kinds, *parts])
-    hits = store.query(vectors, mode, pool_filters, pool, replace(params, prefetch=params.prefetch or pool))
-    ranked = rerank(hits, rank_scores=mode != "hybrid", rrf_k=params.rrf_k, fetch=store.retrieve,
-                    kinds=kinds or None)
-    return [to_result(hit, query) for hit in ranked[:limit]]
+    hits = store.query(vectors, mode, pool_filters, pool, replace(params, prefetch=params.prefetch or pool),
+                       fields=RANK_FIELDS)
+    ranked = rerank(hits, rank_scores=mode != "hybrid", rrf_k=params.rrf_k,
+                    fetch=lambda ids: store.retrieve(ids, fields=RANK_FIELDS), kinds=kinds or None)[:limit]
+    payloads = {hit.document_id: hit.payload for hit in store.retrieve([hit.document_id for hit in ranked])}
+    return [to_result(Hit(hit.document_id, hit.score, payloads.get(hit.document_id, hit.payload)), query)
+            for hit in ranked]
 
 
 def similar(store: VectorStore, document_id: str, *, filters: SearchFilters | None = None,

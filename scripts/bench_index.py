@@ -423,7 +423,11 @@ def bench_size(args: argparse.Namespace, size: int) -> dict[str, Any]:
         result["peer_rerun_changed"] = run_phase("peer", snapshot=snapshot, store=peer_store,
                                                  stand_in=peer_stand_in)
         log(f"  peer rerun {args.change:.0%}: {result['peer_rerun_changed']['seconds']} s")
-    if not args.keep_stores:
+    if args.keep_stores:
+        # bench_search labels its figures by where the dense vectors came from.
+        (store / "VECTORS").write_text("stand-in" if stand_in else "model")
+    else:
+        shutil.rmtree(store, ignore_errors=True)
         shutil.rmtree(peer_store, ignore_errors=True)
     derive(result)
     return result

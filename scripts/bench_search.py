@@ -60,11 +60,11 @@ def percentile(values: list[float], q: float) -> float:
 def ensure_index(workdir: Path, size: int) -> tuple[Path, str, int]:
     """(QDRANT_PATH, "model" or "stand-in", points) for about `size` documents."""
     kept = workdir / f"store-{size}"
-    if kept.is_dir():
+    if (kept / "VECTORS").is_file():
         store = EdgeStore(kept)
         try:
             if store.meta() is not None:
-                return kept, "model (bench_index)", store.count()
+                return kept, f"{(kept / 'VECTORS').read_text().strip()} (bench_index)", store.count()
         finally:
             store.close()
     root = workdir / f"search-store-{size}"

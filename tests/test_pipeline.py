@@ -206,17 +206,34 @@ def test_pipeline_on_the_server_backend(tmp_path: Path, embedder) -> None:
         store.close()
 
 
-def test_large_runs_build_the_edge_hnsw_index(tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch) -> None:
-    import keboola_vectorizer.pipeline as pipeline
+def test_edge_store_seals_segments_as_it_writes_and_search_is_unchanged(
+        tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    import keboola_vectorizer.store.edge as edge
     from keboola_vectorizer.search import search
 
-    monkeypatch.setattr(pipeline, "OPTIMIZE_AFTER_UPSERTS", 10)
-    store = EdgeStore(tmp_path / "q")
+    snapshot = Snapshot(copy_snapshot(tmp_path / "snap", [9002, 9003]))
+    plain = EdgeStore(tmp_path / "plain")
     try:
-        summary = run_index(Snapshot(copy_snapshot(tmp_path / "snap", [9002])), store, embedder)
-        assert "optimize" in summary.seconds
-        results = search(store, lambda: embedder, "twilio sms approval", limit=3)
-        assert results and results[0].project_id == 9002
-        assert run_index(Snapshot(tmp_path / "snap"), store, embedder).seconds.get("optimize") is None
+        run_index(snapshot, plain, embedder)  # far below the thresholds: one appendable segment
+        info = plain._open().info()
+        assert info.indexed_vectors_count == info.points_count  # the sparse vectors only: nothing sealed
+        queries = ["twilio sms approval", "customer orders by month", "shopify products"]
+        expected = {q: [r.id for r in search(plain, lambda: embedder, q, limit=10)] for q in queries}
     finally:
-        store.close()
+        plain.close()
+
+    monkeypatch.setattr(edge, "SEAL_POINTS", 16)
+    monkeypatch.setattr(edge, "MIN_SEAL_POINTS", 5)
+    sealed = EdgeStore(tmp_path / "sealed")
+    try:
+        summary = run_index(snapshot, sealed, embedder, batch_size=8)
+        info = sealed._open().info()
+        assert info.points_count == summary.upserted
+        # Sealed every 16 points into capped segments: several segments, nearly all points indexed.
+        assert info.segments_count >= 3
+        assert 2 * info.points_count - info.indexed_vectors_count < 5
+        for query, ids in expected.items():
+            assert [r.id for r in search(sealed, lambda: embedder, query, limit=10)] == ids
+        assert "optimize" not in run_index(snapshot, sealed, embedder).seconds  # nothing new: no seal
+    finally:
+        sealed.close()

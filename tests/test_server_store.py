@@ -448,7 +448,7 @@ def test_rest_requests_for_create_and_rebuild(rest_qdrant: tuple[str, type[_Stat
                                                        "schema_version": 1}
     indexes = {b["field_name"]: b["field_schema"] for m, p, b in handler.requests if p.endswith("/index")}
     assert indexes["project_id"] == "integer" and indexes["kind"] == "keyword"
-    assert indexes["indexed_at"] == "datetime"
+    assert indexes["last_changed_at"] == "datetime" and "content_hash" not in indexes
     assert handler.aliases == {"keboola-metadata": first}
 
     store.write_state({"last_run": {"upserted": 1}})

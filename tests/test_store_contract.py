@@ -26,6 +26,7 @@ from keboola_vectorizer.store.base import (
     CollectionMeta,
     PointRecord,
     QueryVectors,
+    RankParams,
     SearchFilters,
     SparseVector,
     VectorStore,
@@ -217,6 +218,18 @@ def test_retrieve(filled: VectorStore) -> None:
     dense = with_vectors.payload["_vectors"]["dense"]
     assert [round(float(x), 3) for x in dense] == [1.0, 0.0, 0.0, 0.0]  # cosine: stored normalised
     assert filled.retrieve([]) == []
+
+
+def test_payload_fields_select_what_comes_back(filled: VectorStore) -> None:
+    light = filled.retrieve([ORDERS_2, CUSTOMERS], fields=["kind", "project_id"])
+    assert ids(light) == [ORDERS_2, CUSTOMERS]
+    assert light[0].payload == {"document_id": ORDERS_2, "kind": "table", "project_id": 9002}
+    vectors = QueryVectors(dense=[0.05, 0.1, 1, 0.05], sparse=query_sparse("revenue transformation"))
+    for params in (None, RankParams(rrf_k=20)):
+        full = filled.query(vectors, "hybrid", SearchFilters(), 3, params)
+        selected = filled.query(vectors, "hybrid", SearchFilters(), 3, params, fields=["name"])
+        assert ids(selected) == ids(full)
+        assert all(set(hit.payload) == {"document_id", "name"} for hit in selected)
 
 
 def test_scroll_yields_every_point(filled: VectorStore) -> None:

@@ -20,11 +20,19 @@ DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
 SearchMode = Literal["dense", "sparse", "hybrid"]
 
-# Payload fields with a Qdrant payload index, by schema type. Every filter field is indexed.
-KEYWORD_FIELDS = ("document_id", "kind", "component_id", "component_type", "bucket_id", "table_id",
-                  "stage", "content_hash", "produced_by", "consumed_by")
+# Payload fields with a Qdrant payload index, by schema type: every field a filter, facet or order
+# uses. `document_id`, `content_hash` and `indexed_at` are read, never filtered on: one distinct value
+# per point made their indexes the largest (a third of a 100k shard's open time, ~1 KB of RAM a
+# point in the appendable segment) for no query.
+KEYWORD_FIELDS = ("kind", "component_id", "component_type", "bucket_id", "table_id",
+                  "stage", "produced_by", "consumed_by")
 INTEGER_FIELDS = ("project_id",)
-DATETIME_FIELDS = ("indexed_at", "last_changed_at")
+DATETIME_FIELDS = ("last_changed_at",)
+
+def payload_selection(fields: Sequence[str] | None) -> bool | list[str]:
+    """Qdrant's `with_payload` for a field list: everything when None; `document_id` always."""
+    return True if fields is None else list(dict.fromkeys(["document_id", *fields]))
+
 
 _POINT_NAMESPACE = uuid.UUID("6f1c7f0e-3b7a-5c55-9a51-4b2d0c9e8a11")
 
@@ -181,15 +189,17 @@ class VectorStore(Protocol):
 
     def delete(self, document_ids: Sequence[str]) -> None: ...
 
-    def retrieve(self, document_ids: Sequence[str], with_vectors: bool = False) -> list[Hit]:
+    def retrieve(self, document_ids: Sequence[str], with_vectors: bool = False,
+                 fields: Sequence[str] | None = None) -> list[Hit]:
         """Stored points for the ids that exist (score 0); vectors under payload['_vectors']
-        when asked."""
+        when asked; only the payload `fields` (and `document_id`) when given."""
         ...
 
     def query(self, vectors: QueryVectors, mode: SearchMode, filters: SearchFilters,
-              limit: int, params: RankParams | None = None) -> list[Hit]:
+              limit: int, params: RankParams | None = None, fields: Sequence[str] | None = None) -> list[Hit]:
         """Best `limit` points; hybrid fuses a dense and a sparse prefetch with (weighted) RRF in one
-        Qdrant query; `params.boost` rescores the candidates with a formula query."""
+        Qdrant query; `params.boost` rescores the candidates with a formula query. Only the payload
+        `fields` (and `document_id`) when given."""
         ...
 
     def recommend(self, document_id: str, filters: SearchFilters, limit: int) -> list[Hit]:

@@ -76,6 +76,7 @@ from keboola_vectorizer.store.base import (
     batched,
     hashes_digest,
     normalise_datetime,
+    payload_selection,
     point_id,
 )
 
@@ -588,13 +589,14 @@ class ServerStore:
         return Hit(document_id=document_id, score=float(getattr(point, "score", 0.0) or 0.0),
                    payload=payload)
 
-    def retrieve(self, document_ids: Sequence[str], with_vectors: bool = False) -> list[Hit]:
+    def retrieve(self, document_ids: Sequence[str], with_vectors: bool = False,
+                 fields: Sequence[str] | None = None) -> list[Hit]:
         if not document_ids:
             return []
         found: dict[str, Hit] = {}
         for batch in batched(document_ids, 1000):
             records = self._call("retrieve", self._client.retrieve, collection_name=self._name,
-                                 ids=[point_id(d) for d in batch], with_payload=True,
+                                 ids=[point_id(d) for d in batch], with_payload=payload_selection(fields),
                                  with_vectors=with_vectors, consistency=self._consistency())
             for record in records:
                 hit = self._hit(record, with_vectors)
@@ -603,14 +605,14 @@ class ServerStore:
         return [found[d] for d in dict.fromkeys(document_ids) if d in found]
 
     def query(self, vectors: QueryVectors, mode: SearchMode, filters: SearchFilters,
-              limit: int, params: RankParams | None = None) -> list[Hit]:
+              limit: int, params: RankParams | None = None, fields: Sequence[str] | None = None) -> list[Hit]:
         if params is not None:
-            return self._ranked_query(vectors, mode, filters, limit, params)
+            return self._ranked_query(vectors, mode, filters, limit, params, fields)
         flt = build_filter(filters)
         dense = [float(x) for x in vectors.dense] if vectors.dense is not None else None
         sparse = _sparse(vectors.sparse) if vectors.sparse is not None and vectors.sparse.indices else None
         common: dict[str, Any] = {"collection_name": self._name, "query_filter": flt, "limit": limit,
-                                  "with_payload": True, "consistency": self._consistency()}
+                                  "with_payload": payload_selection(fields), "consistency": self._consistency()}
         if mode == "dense" or (mode == "hybrid" and sparse is None):
             if dense is None:
                 raise ValueError("a dense query needs a dense vector")
@@ -640,7 +642,7 @@ class ServerStore:
         return [self._hit(point) for point in result.points]
 
     def _ranked_query(self, vectors: QueryVectors, mode: SearchMode, filters: SearchFilters,
-                      limit: int, params: RankParams) -> list[Hit]:
+                      limit: int, params: RankParams, fields: Sequence[str] | None = None) -> list[Hit]:
         """The query with explicit RRF k / weights, prefetch depth and optional formula boost."""
         flt = build_filter(filters)
         dense = [float(x) for x in vectors.dense] if vectors.dense is not None else None
@@ -666,8 +668,8 @@ class ServerStore:
             prefetch = [models.Prefetch(prefetch=prefetch, query=query, using=using, filter=flt, limit=depth)]
             query, using = self._boost_formula(params.boost), None
         result = self._call("query", self._client.query_points, collection_name=self._name, prefetch=prefetch,
-                            query=query, using=using, query_filter=flt, limit=limit, with_payload=True,
-                            consistency=self._consistency())
+                            query=query, using=using, query_filter=flt, limit=limit,
+                            with_payload=payload_selection(fields), consistency=self._consistency())
         return [self._hit(point) for point in result.points]
 
     def newest_change(self) -> str | None:
