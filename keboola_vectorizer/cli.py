@@ -102,8 +102,8 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int | None], None]]
         def update(stage: str, advance: int, total: int | None) -> None:
             if stage not in tasks:
                 tasks[stage] = bars.add_task(stage, total=total or 0)
-            elif total is not None and advance == 0:
-                bars.reset(tasks[stage], total=total)
+            elif total is not None:
+                bars.update(tasks[stage], total=total)
             if advance:
                 bars.advance(tasks[stage], advance)
 

@@ -2,8 +2,9 @@
 
 The collection is the record of what is indexed (content hashes live in the points' payload), so a
 run that was killed half-way resumes by simply running again: stored batches are skipped, the rest
-is embedded. Projects are processed one at a time, and within a project documents flow in batches,
-so memory stays flat however large the organisation.
+is embedded. Projects are read one at a time; their changed documents gather in a window of at most
+`EMBED_WINDOW` documents, embedded in batches of similar length and stored while the next batch is
+embedded, so memory stays flat however large the organisation.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextvars
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -37,7 +39,9 @@ from keboola_vectorizer.store.base import (
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 256
-# Callback: (stage, advance, total or None for "unknown yet").
+# Changed documents embedded together, across projects (a few MB of text and vectors at most).
+EMBED_WINDOW = 1024
+# Callback: (stage, advance, total so far or None for "unchanged"); a stage's total may grow.
 ProgressCallback = Callable[[str, int, "int | None"], None]
 
 
@@ -144,43 +148,85 @@ def run_index(
     indexed_at = _now()
     selected = [p for p in snapshot.projects if projects is None or p.id in projects]
     progress("projects", 0, len(selected))
+    waiting: dict[int, _ProjectRun] = {}  # projects with documents not stored yet
+    window: list[tuple[int, Document]] = []  # changed documents waiting to be embedded
     # Upserts run on one background thread so the model never waits for the store.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upsert") as upserter:
-        pending: list[Future[None]] = []
-        for entry in _observed_projects(selected, summary):
-            with _Timer(summary, "documents"):
-                project = snapshot.load(entry)
-                documents = list(project_documents(project))
-            with _Timer(summary, "diff"):
-                diff = diff_documents(documents, target.content_hashes(project.id))
-            changed, stale = diff.changed, diff.stale
-            counts = {"extracted": len(documents), "embedded": len(changed),
-                      "skipped": len(documents) - len(changed), "deleted": len(stale)}
-            progress("documents", 0, len(changed))
-            for batch in batched(changed, batch_size):
-                with _Timer(summary, "embed"):
-                    records = embed_batch(embedder, batch, indexed_at)
-                if before_upsert is not None:
-                    before_upsert(len(records))
-                # At most two batches wait for the store: memory stays bounded, errors surface early.
-                while len(pending) >= 2:
-                    pending.pop(0).result()
-                pending.append(upserter.submit(contextvars.copy_context().run, _timed_upsert, target, records, summary))
+        pending: list[tuple[Future[None], Counter[int]]] = []
+
+        def settle_oldest() -> None:
+            future, per_project = pending.pop(0)
+            future.result()
+            for project_id, stored in per_project.items():
+                waiting[project_id].left -= stored
+                if waiting[project_id].left == 0:
+                    waiting.pop(project_id).finish()
+
+        def embed_window() -> None:
+            # Sorted by length, every batch holds texts of about one length: padding, which the
+            # model pays for like real tokens, stays small (small projects alone pad ~10% more).
+            ordered = sorted(window, key=lambda item: len(item[1].text))
+            window.clear()
+            for batch in batched(ordered, batch_size):
+                per_project = Counter(project_id for project_id, _ in batch)
+                # Log lines and errors name the batch's project, or its projects when it spans several.
+                token = bind_context(**({"project_id": next(iter(per_project))} if len(per_project) == 1
+                                        else {"project_ids": sorted(per_project)}))
+                try:
+                    with _Timer(summary, "embed"):
+                        records = embed_batch(embedder, [document for _, document in batch], indexed_at)
+                    if before_upsert is not None:
+                        before_upsert(len(records))
+                    # At most two batches wait for the store: memory stays bounded, errors surface early.
+                    while len(pending) >= 2:
+                        settle_oldest()
+                    future = upserter.submit(contextvars.copy_context().run, _timed_upsert, target, records,
+                                             summary)
+                finally:
+                    unbind_context(token)
+                pending.append((future, per_project))
                 progress("documents", len(batch), None)
-            for future in pending:
-                future.result()
-            pending = []
-            if stale:
-                with _Timer(summary, "delete"):
-                    target.delete(stale)
-            summary.extracted += counts["extracted"]
-            summary.embedded += counts["embedded"]
-            summary.skipped += counts["skipped"]
-            summary.upserted += counts["embedded"]
-            summary.deleted += counts["deleted"]
+
+        for entry in selected:
+            run = _ProjectRun(entry, time.perf_counter())
+            token = bind_context(project_id=entry.id)
+            try:
+                while pending:  # the store is read next; nothing may be writing to it
+                    settle_oldest()
+                with _Timer(summary, "documents"):
+                    project = snapshot.load(entry)
+                    documents = list(project_documents(project))
+                with _Timer(summary, "diff"):
+                    diff = diff_documents(documents, target.content_hashes(project.id))
+                if diff.stale:
+                    with _Timer(summary, "delete"):
+                        target.delete(diff.stale)
+            finally:
+                unbind_context(token)
+            changed = diff.changed
+            run.counts = {"extracted": len(documents), "embedded": len(changed),
+                          "skipped": len(documents) - len(changed), "deleted": len(diff.stale),
+                          "upserted": len(changed)}
+            summary.extracted += len(documents)
+            summary.embedded += len(changed)
+            summary.skipped += len(documents) - len(changed)
+            summary.upserted += len(changed)
+            summary.deleted += len(diff.stale)
             summary.projects += 1
-            summary.per_project[str(project.id)] = {**counts, "upserted": counts["embedded"]}
+            summary.per_project[str(project.id)] = dict(run.counts)
             progress("projects", 1, None)
+            progress("documents", 0, summary.embedded)
+            run.left = len(changed)
+            if changed:
+                waiting[project.id] = run
+                window.extend((project.id, document) for document in changed)
+            else:
+                run.finish()
+            if len(window) >= EMBED_WINDOW:
+                embed_window()
+        embed_window()
+        while pending:
+            settle_oldest()
     if summary.upserted and getattr(target, "should_optimize", lambda: False)():
         # A store without a background optimizer (Edge) indexes what runs left unindexed once it
         # is enough to matter.
@@ -205,25 +251,26 @@ def _timed_upsert(store: VectorStore, records: list[PointRecord], summary: RunSu
     get_metrics().upsert_latency(seconds)
 
 
-def _observed_projects(entries: list[ProjectEntry], summary: RunSummary) -> Iterator[ProjectEntry]:
-    """Each project in its own log context; its counts and duration go to the metrics once done."""
-    metrics = get_metrics()
-    for entry in entries:
-        token = bind_context(project_id=entry.id)
-        started = time.perf_counter()
-        try:
-            yield entry
-        finally:
-            unbind_context(token)
-        counts = summary.per_project.get(str(entry.id))
-        if counts is not None:
-            seconds = time.perf_counter() - started
-            metrics.project_counts(entry.id, counts)
-            metrics.project_duration(entry.id, seconds)
-            # A line per project for the container's JSON logs; on a terminal the summary table says it.
+@dataclass
+class _ProjectRun:
+    """A project in an index run; done when its last changed document is stored."""
+
+    entry: ProjectEntry
+    started: float
+    counts: dict[str, int] = field(default_factory=dict)
+    left: int = 0
+
+    def finish(self) -> None:
+        """Its counts and duration go to the metrics, and a line to the log."""
+        seconds = time.perf_counter() - self.started
+        metrics = get_metrics()
+        metrics.project_counts(self.entry.id, self.counts)
+        metrics.project_duration(self.entry.id, seconds)
+        # A line per project for the container's JSON logs; on a terminal the summary table says it.
+        with context(project_id=self.entry.id):
             log.log(logging.INFO if current_format() == "json" else logging.DEBUG,
-                    "project %s indexed: %s", entry.id, ", ".join(f"{k} {v}" for k, v in counts.items()),
-                    extra={"project_id": entry.id, **counts, "seconds": round(seconds, 3)})
+                    "project %s indexed: %s", self.entry.id, ", ".join(f"{k} {v}" for k, v in self.counts.items()),
+                    extra={"project_id": self.entry.id, **self.counts, "seconds": round(seconds, 3)})
 
 
 def _report_stages(summary: RunSummary) -> None:
@@ -251,7 +298,7 @@ def run_embed_stage(snapshot: Snapshot, store: VectorStore | None, embedder: Emb
             changed = diff_documents(documents, store.content_hashes(project.id) if store is not None else {}).changed
             summary.extracted += len(documents)
             summary.skipped += len(documents) - len(changed)
-            progress("documents", 0, len(changed))
+            progress("documents", 0, summary.embedded + len(changed))
             for batch in batched(changed, batch_size):
                 with _Timer(summary, "embed"):
                     vectors = embedder.embed_documents([d.text for d in batch])

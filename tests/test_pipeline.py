@@ -237,3 +237,41 @@ def test_edge_store_seals_segments_as_it_writes_and_search_is_unchanged(
         assert "optimize" not in run_index(snapshot, sealed, embedder).seconds  # nothing new: no seal
     finally:
         sealed.close()
+
+
+def test_changed_documents_of_small_projects_are_embedded_together_by_length(
+        tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    import keboola_vectorizer.pipeline as pipeline
+
+    class RecordingEmbedder:
+        """The real model, remembering the lengths of the texts of each call."""
+
+        def __init__(self, inner) -> None:
+            self.inner, self.calls = inner, []
+
+        def __getattr__(self, name: str):
+            return getattr(self.inner, name)
+
+        def embed_documents(self, texts):
+            self.calls.append([len(t) for t in texts])
+            return self.inner.embed_documents(texts)
+
+    monkeypatch.setattr(pipeline, "EMBED_WINDOW", 60)
+    snapshot = Snapshot(copy_snapshot(tmp_path / "snap", [9002, 9003, 9019, 9018, 9008]))
+    sizes = [len(list(project_documents(snapshot.load(e)))) for e in snapshot.projects]
+    assert max(sizes) < 60 < sum(sizes)  # each project alone is smaller than a window
+    recording = RecordingEmbedder(embedder)
+    store = EdgeStore(tmp_path / "q")
+    try:
+        summary = run_index(snapshot, store, recording, batch_size=16)
+        assert store.count() == summary.upserted == sum(sizes)
+        assert {k: v["embedded"] for k, v in summary.per_project.items()} == {
+            str(e.id): n for e, n in zip(snapshot.projects, sizes, strict=True)}
+    finally:
+        store.close()
+    assert all(len(call) <= 16 for call in recording.calls)
+    # A window spans projects and is embedded shortest first: lengths fall only where a window
+    # ends, at a project boundary (in project order they would fall dozens of times).
+    flat = [length for call in recording.calls for length in call]
+    falls = sum(1 for a, b in zip(flat, flat[1:], strict=False) if b < a)
+    assert falls <= len(sizes) - 1, falls

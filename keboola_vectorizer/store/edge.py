@@ -12,7 +12,7 @@ old generation or the new one, never a half-built one.
 
 Storage: every structure (vectors, HNSW graph, sparse index, payload, payload indexes) is
 memory-mapped and left cold, so opening a shard maps files instead of reading them into the heap
-(a 100k-point shard opened in 1.0 s with in-RAM tiers, 0.15 s mapped), and the OS page cache keeps
+(a 100k-point shard opened in 1.0 s with in-RAM tiers, 0.13–0.25 s mapped), and the OS page cache keeps
 what searches touch. Qdrant Edge has no background optimizer: the store seals its appendable segment
 into an indexed, mapped segment every `SEAL_POINTS` points it writes, and segments are capped near
 that size, so neither memory nor the cost of a seal grows with the collection.
