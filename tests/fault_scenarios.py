@@ -200,6 +200,19 @@ def lab_at(root: Path | None = None) -> Iterator[Lab]:
             lab.close()
 
 
+@contextmanager
+def index_in_background(lab: Lab, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """`index` as a separate CLI process; killed on the way out if the scenario left it running."""
+    process = subprocess.Popen(CLI + lab.index_args(), env=env, cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def clear_openai_faults(openai: Any) -> None:
     with openai._lock:
         openai._faults.clear()
@@ -525,16 +538,11 @@ def kill_during_embed(lab: Lab) -> Outcome:
     started = time.monotonic()
     with lab.scenario(OPENAI_TIMEOUT="60") as (env, openai, qdrant):
         openai.inject(Fault.slow(60), at=3)
-        process = subprocess.Popen(CLI + lab.index_args(), env=env, cwd=REPO, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
-        try:
+        with index_in_background(lab, env) as process:
             out.checks["request 3 reached"] = wait_for(lambda: openai.requests >= 3, 60)
             time.sleep(0.3)  # let batch 2's upsert land or not: either must converge
             process.send_signal(signal.SIGKILL)
             process.communicate(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
         out.checks["killed"] = process.returncode == -signal.SIGKILL
         out.outcome, rerun_ok = _resume(lab, env, qdrant, out)
         out.checks["rerun exit 0"] = rerun_ok
@@ -592,17 +600,12 @@ def kill_lock_holder(lab: Lab) -> Outcome:
         from tests.fakes.openai_server import Fault
 
         openai.inject(Fault.slow(60), at=1)
-        holder = subprocess.Popen(CLI + lab.index_args(), env=env, cwd=REPO, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-        try:
+        with index_in_background(lab, env) as holder:
             out.checks["holder reached embed"] = wait_for(lambda: openai.requests >= 1, 60)
             busy = run(lab.index_args(), env)
             out.checks["busy while held: exit 9"] = busy.returncode == 9
             holder.send_signal(signal.SIGKILL)
             holder.communicate(timeout=30)
-        finally:
-            if holder.poll() is None:
-                holder.kill()
         after = run(lab.index_args(), env)
         out.checks["next run takes the lock at once"] = after.returncode == 0
         out.outcome = (f"while held: exit {busy.returncode}; after kill -9: next run exit {after.returncode} "
@@ -641,19 +644,14 @@ def concurrent_runs(lab: Lab) -> Outcome:
     started = time.monotonic()
     with lab.scenario() as (env, openai, qdrant):
         openai.inject(Fault.slow(6), at=1)  # holds the lock long enough for the others to start
-        first = subprocess.Popen(CLI + lab.index_args(), env=env, cwd=REPO, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-        try:
+        with index_in_background(lab, env) as first:
             out.checks["first holds the lock"] = wait_for(lambda: openai.requests >= 1, 60)
             second = run(lab.index_args(), env)
             errors = error_lines(second)
             out.checks["second exits 9"] = second.returncode == 9
             out.checks["second: one clear line"] = len(errors) == 1 and "another index run" in errors[0]
             waiting = run(lab.index_args(), {**env, "KV_LOCK_TIMEOUT": "60"})
-            first_out, first_err = first.communicate(timeout=120)
-        finally:
-            if first.poll() is None:
-                first.kill()
+            first.communicate(timeout=120)
         out.checks["first exit 0"] = first.returncode == 0
         out.checks["waiting run exit 0"] = waiting.returncode == 0
         out.checks["waiting run embeds nothing"] = summary_of(waiting).get("embedded") == 0

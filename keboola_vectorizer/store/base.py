@@ -29,6 +29,7 @@ KEYWORD_FIELDS = ("kind", "component_id", "component_type", "bucket_id", "table_
 INTEGER_FIELDS = ("project_id",)
 DATETIME_FIELDS = ("last_changed_at",)
 
+
 def payload_selection(fields: Sequence[str] | None) -> bool | list[str]:
     """Qdrant's `with_payload` for a field list: everything when None; `document_id` always."""
     return True if fields is None else list(dict.fromkeys(["document_id", *fields]))
