@@ -707,7 +707,10 @@ app.add_typer(snapshot_app, name="snapshot")
 
 def _snapshot_store() -> Any:
     store = _store()
-    if not hasattr(store, "create_snapshot"):
+    from keboola_vectorizer.store.base import SupportsSnapshots
+
+    if not isinstance(store, SupportsSnapshots):
+        store.close()
         raise ConfigError("this backend has no snapshots", "use Qdrant Edge or a Qdrant server")
     return store
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from keboola_vectorizer.config import Settings, secrets_dir
 from keboola_vectorizer.errors import VectorizerError
-from keboola_vectorizer.store.base import DoctorCheck
+from keboola_vectorizer.store.base import DoctorCheck, HasHealthChecks
 
 
 def _keboola_checks(settings: Settings) -> list[DoctorCheck]:
@@ -66,7 +66,7 @@ def run_checks(settings: Settings) -> list[DoctorCheck]:
     except VectorizerError as error:
         return checks + [DoctorCheck("qdrant reachable", False, error.one_line())]
     try:
-        store_checks = store.doctor_checks()  # type: ignore[attr-defined]
+        store_checks = store.doctor_checks() if isinstance(store, HasHealthChecks) else []
         checks.extend(store_checks)
         if all(check.ok for check in store_checks):
             checks.append(_model_check(settings, store))

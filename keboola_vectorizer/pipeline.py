@@ -32,6 +32,7 @@ from keboola_vectorizer.store.base import (
     CollectionMeta,
     PointRecord,
     SparseVector,
+    SupportsOptimize,
     VectorStore,
     batched,
 )
@@ -227,7 +228,7 @@ def run_index(
         embed_window()
         while pending:
             settle_oldest()
-    if summary.upserted and getattr(target, "should_optimize", lambda: False)():
+    if summary.upserted and isinstance(target, SupportsOptimize) and target.should_optimize():
         # A store without a background optimizer (Edge) indexes what runs left unindexed once it
         # is enough to matter.
         with _Timer(summary, "optimize"):

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import keboola_vectorizer.store.edge as edge
+import keboola_vectorizer.store.edge.page_cache as page_cache
+import keboola_vectorizer.store.edge.shard_config as shard_config
 from keboola_vectorizer.store.base import CollectionMeta, PointRecord, SparseVector
 from keboola_vectorizer.store.edge import EdgeStore
 from tests.test_cli import run_cli
@@ -57,8 +58,8 @@ def test_new_shards_map_every_tier_and_index_only_what_queries_use(tmp_path: Pat
 
 
 def test_small_runs_add_up_until_they_are_worth_sealing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(edge, "SEAL_POINTS", 1000)
-    monkeypatch.setattr(edge, "MIN_SEAL_POINTS", 30)
+    monkeypatch.setattr(shard_config, "SEAL_POINTS", 1000)
+    monkeypatch.setattr(shard_config, "MIN_SEAL_POINTS", 30)
     first = EdgeStore(tmp_path)
     try:
         first.ensure(META)
@@ -80,8 +81,8 @@ def test_small_runs_add_up_until_they_are_worth_sealing(tmp_path: Path, monkeypa
 
 
 def test_writes_seal_every_seal_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(edge, "SEAL_POINTS", 25)
-    monkeypatch.setattr(edge, "MIN_SEAL_POINTS", 5)
+    monkeypatch.setattr(shard_config, "SEAL_POINTS", 25)
+    monkeypatch.setattr(shard_config, "MIN_SEAL_POINTS", 5)
     store = EdgeStore(tmp_path)
     try:
         store.ensure(META)
@@ -102,21 +103,21 @@ def test_a_read_only_close_can_keep_the_shard_for_the_rest_of_the_process(
     writer.ensure(META)
     writer.upsert(records(0, 10))
     writer.close()
-    monkeypatch.setattr(edge, "_keeping_read_shards", True)
-    monkeypatch.setattr(edge, "_kept_shards", {})
+    monkeypatch.setattr(page_cache, "_keeping_read_shards", True)
+    monkeypatch.setattr(page_cache, "_kept_shards", {})
     reader = EdgeStore(tmp_path)
     assert reader.count() == 10
     reader.close()
-    assert len(edge._kept_shards) == 1  # left open: a close would evict its pages from the OS cache
+    assert len(page_cache._kept_shards) == 1  # left open: a close would evict its pages from the OS cache
     again = EdgeStore(tmp_path)  # a later open in the process reuses it (the shard holds its WAL lock)
     try:
         again.upsert(records(10, 5))
-        assert not edge._kept_shards
+        assert not page_cache._kept_shards
     finally:
         again.close()  # it wrote: closed for real
-    assert not edge._kept_shards
+    assert not page_cache._kept_shards
     final = EdgeStore(tmp_path)
-    monkeypatch.setattr(edge, "_keeping_read_shards", False)
+    monkeypatch.setattr(page_cache, "_keeping_read_shards", False)
     try:
         assert final.count() == 15
     finally:

@@ -208,7 +208,7 @@ def test_pipeline_on_the_server_backend(tmp_path: Path, embedder) -> None:
 
 def test_edge_store_seals_segments_as_it_writes_and_search_is_unchanged(
         tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch) -> None:
-    import keboola_vectorizer.store.edge as edge
+    import keboola_vectorizer.store.edge.shard_config as shard_config
     from keboola_vectorizer.search import search
 
     snapshot = Snapshot(copy_snapshot(tmp_path / "snap", [9002, 9003]))
@@ -222,8 +222,8 @@ def test_edge_store_seals_segments_as_it_writes_and_search_is_unchanged(
     finally:
         plain.close()
 
-    monkeypatch.setattr(edge, "SEAL_POINTS", 16)
-    monkeypatch.setattr(edge, "MIN_SEAL_POINTS", 5)
+    monkeypatch.setattr(shard_config, "SEAL_POINTS", 16)
+    monkeypatch.setattr(shard_config, "MIN_SEAL_POINTS", 5)
     sealed = EdgeStore(tmp_path / "sealed")
     try:
         summary = run_index(snapshot, sealed, embedder, batch_size=8)

@@ -33,11 +33,13 @@ from keboola_vectorizer.store.base import (
     KEYWORD_FIELDS,
     CollectionMeta,
     QueryVectors,
+    RankParams,
     SearchFilters,
     SparseVector,
 )
 from keboola_vectorizer.store.server import (
     META_KEY,
+    SERVER_CAPABILITIES,
     ServerOptions,
     ServerStore,
     hashes_digest,
@@ -196,7 +198,7 @@ def test_hybrid_is_one_query_with_two_prefetches_and_rrf(client: QdrantClient,
     filters = SearchFilters(project_ids=[9002], kinds=["table"])
     store.query(QueryVectors(dense=[0, 1, 0, 0], sparse=query_sparse("orders")), "hybrid", filters, 5)
     (kwargs,) = query.calls
-    assert kwargs["query"] == models.FusionQuery(fusion=models.Fusion.RRF)
+    assert kwargs["query"] == models.RrfQuery(rrf=models.Rrf(k=20, weights=[1.0, 1.0]))  # RankParams()
     assert [p.using for p in kwargs["prefetch"]] == ["dense", "bm25"]
     assert all(p.limit >= 5 and p.filter == kwargs["query_filter"] for p in kwargs["prefetch"])
     must = kwargs["query_filter"].must
@@ -205,19 +207,17 @@ def test_hybrid_is_one_query_with_two_prefetches_and_rrf(client: QdrantClient,
 
 
 def test_rrf_weights_and_k(client: QdrantClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Default RRF puts the extractor first (top BM25 hit); nearly all weight on dense puts the
+    # Equal weights put the extractor first (top BM25 hit); nearly all weight on dense puts the
     # top dense hit first.
-    store = ServerStore(client=client, options=ServerOptions(rrf_k=10, rrf_weights=(1.0, 0.01)))
+    store = ServerStore(client=client)
     store.ensure(META)
     store.upsert(POINTS)
     query = spy(monkeypatch, client, "query_points")
-    hits = store.query(QueryVectors(dense=[0, 1, 0, 0], sparse=query_sparse("snowflake extractor")),
-                       "hybrid", SearchFilters(), 3)
+    vectors = QueryVectors(dense=[0, 1, 0, 0], sparse=query_sparse("snowflake extractor"))
+    hits = store.query(vectors, "hybrid", SearchFilters(), 3, RankParams(rrf_k=10, sparse_weight=0.01))
     assert query.calls[0]["query"] == models.RrfQuery(rrf=models.Rrf(k=10, weights=[1.0, 0.01]))
     assert ids(hits)[0] == "9001/table/out.c-sales.orders"
-    store.options.rrf_k = store.options.rrf_weights = None
-    default = store.query(QueryVectors(dense=[0, 1, 0, 0], sparse=query_sparse("snowflake extractor")),
-                          "hybrid", SearchFilters(), 3)
+    default = store.query(vectors, "hybrid", SearchFilters(), 3, RankParams(rrf_k=2))
     assert ids(default)[0] == "9001/configuration/keboola.ex-db-snowflake/7314"
 
 
@@ -237,7 +237,7 @@ def test_upserts_in_batches_in_parallel(client: QdrantClient, monkeypatch: pytes
 
     monkeypatch.setattr(client, "upsert", fake_upsert)
     # Pretend to be a server (local mode upserts on one thread); its cluster is healthy.
-    monkeypatch.setattr(store, "_local", False)
+    monkeypatch.setattr(store, "capabilities", SERVER_CAPABILITIES)
     monkeypatch.setattr(store, "_write_checked", True)
     store.upsert(POINTS)
     assert sorted(sizes) == [2, 2, 2]
@@ -526,7 +526,7 @@ def _fake_cluster(monkeypatch: pytest.MonkeyPatch, store: ServerStore, states: d
         message_send_failures={})
     monkeypatch.setattr(client, "cluster_status", lambda: status)
     monkeypatch.setattr(client, "collection_cluster_info", lambda name: info)
-    monkeypatch.setattr(store, "_local", False)
+    monkeypatch.setattr(store, "capabilities", SERVER_CAPABILITIES)
 
 
 def test_degraded_cluster_warns_but_writes(client: QdrantClient, monkeypatch: pytest.MonkeyPatch,

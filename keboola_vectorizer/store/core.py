@@ -1,0 +1,167 @@
+"""The one implementation of what both stores mean, over a few primitives each backend provides.
+
+`StoreCore` owns the shared half of the `VectorStore` contract: query planning, recommend, counts
+(with the scroll fallback when a facet cannot answer), content hashes, retrieve ordering and the
+compatibility check of `ensure`. A backend implements the primitives (run a plan, a scroll page, a
+count, a facet, a retrieve, create a collection) in its own client's terms, like qdrant-client's
+local and remote clients behind one `QdrantBase`.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from keboola_vectorizer.errors import StoreError
+from keboola_vectorizer.store.plan import (
+    FACET_LIMIT,
+    FilterSpec,
+    QueryPlan,
+    check_compatible,
+    filter_spec,
+    plan_query,
+    plan_recommend,
+)
+from keboola_vectorizer.store.protocol import Capabilities
+from keboola_vectorizer.store.types import (
+    DENSE_VECTOR,
+    CollectionMeta,
+    Hit,
+    QueryVectors,
+    RankParams,
+    SearchFilters,
+    SearchMode,
+    payload_selection,
+    point_id,
+)
+
+log = logging.getLogger(__name__)
+
+
+class StoreCore(ABC):
+    """The backend-neutral half of a store; subclasses translate the primitives."""
+
+    capabilities: Capabilities
+
+    @property
+    @abstractmethod
+    def name(self) -> str: ...
+
+    @property
+    @abstractmethod
+    def location(self) -> str: ...
+
+    # -- primitives each backend implements ----------------------------------------------------
+
+    @abstractmethod
+    def meta(self) -> CollectionMeta | None: ...
+
+    @abstractmethod
+    def _exists(self) -> bool:
+        """Whether the collection exists (reads of a missing one answer empty)."""
+
+    @abstractmethod
+    def _create(self, meta: CollectionMeta) -> None:
+        """Create the missing collection with its payload indexes and `meta`."""
+
+    @abstractmethod
+    def _execute(self, plan: QueryPlan) -> list[Hit]:
+        """Run one query plan; hits best first, with the plan's payload."""
+
+    @abstractmethod
+    def _retrieve_points(self, point_ids: list[str], payload: bool | list[str],
+                         vectors: bool | list[str]) -> list[Hit]:
+        """Stored points by point id, in any order; plain vectors under payload['_vectors']."""
+
+    @abstractmethod
+    def _scroll_page(self, flt: FilterSpec, payload: bool | list[str], batch: int,
+                     offset: Any) -> tuple[list[Hit], Any]:
+        """One page of points and the offset of the next (None after the last)."""
+
+    @abstractmethod
+    def _count(self, flt: FilterSpec) -> int: ...
+
+    @abstractmethod
+    def _facet(self, key: str, limit: int) -> dict[Any, int]:
+        """Counts per value of an indexed payload field; StoreError when the backend cannot facet it."""
+
+    @abstractmethod
+    def newest_change(self) -> str | None:
+        """The newest `last_changed_at` in the collection (the boost's default "now")."""
+
+    # -- the shared contract -------------------------------------------------------------------
+
+    def ensure(self, meta: CollectionMeta) -> None:
+        existing = self.meta()
+        if existing is None:
+            self._create(meta)
+        else:
+            check_compatible(existing, meta, self.name, self.location)
+
+    def query(self, vectors: QueryVectors, mode: SearchMode, filters: SearchFilters,
+              limit: int, params: RankParams | None = None, fields: Sequence[str] | None = None) -> list[Hit]:
+        boosted = params is not None and params.boost is not None and params.boost.reference is None
+        plan = plan_query(vectors, mode, filters, limit, params, fields,
+                          newest_change=self.newest_change() if boosted else None)
+        return [] if plan is None else self._execute(plan)
+
+    def recommend(self, document_id: str, filters: SearchFilters, limit: int) -> list[Hit]:
+        found = self._retrieve_points([point_id(document_id)], payload=["document_id"], vectors=[DENSE_VECTOR])
+        dense = found[0].payload.get("_vectors", {}).get(DENSE_VECTOR) if found else None
+        if dense is None:
+            raise StoreError(f"no document {document_id!r} in the index",
+                             "check the id with `keboola-vectorizer search --json`")
+        hits = self._execute(plan_recommend(document_id, dense, filters, limit))
+        return [hit for hit in hits if hit.document_id != document_id][:limit]
+
+    def retrieve(self, document_ids: Sequence[str], with_vectors: bool = False,
+                 fields: Sequence[str] | None = None) -> list[Hit]:
+        if not document_ids:
+            return []
+        found: dict[str, Hit] = {}
+        for hit in self._retrieve_points([point_id(d) for d in dict.fromkeys(document_ids)],
+                                         payload_selection(fields), with_vectors):
+            hit.score = 0.0
+            found[hit.document_id] = hit
+        return [found[d] for d in dict.fromkeys(document_ids) if d in found]
+
+    def count(self, filters: SearchFilters | None = None) -> int:
+        return self._count(filter_spec(filters))
+
+    def counts_by(self, key: str) -> dict[Any, int]:
+        try:
+            counts: dict[Any, int] | None = self._facet(key, FACET_LIMIT)
+        except StoreError as exc:
+            # A backend facets only indexed fields; count by scrolling instead.
+            log.debug("facet on %s failed (%s); counting by scroll", key, exc.message)
+            counts = None
+        if counts is not None and len(counts) < FACET_LIMIT:
+            return counts
+        counted: dict[Any, int] = {}
+        for hit in self._scroll(None, [key], 1000):
+            values = hit.payload.get(key)
+            for value in values if isinstance(values, list) else [values]:
+                if value is not None:
+                    counted[value] = counted.get(value, 0) + 1
+        return counted
+
+    def _scroll(self, filters: SearchFilters | None, payload: bool | list[str], batch: int) -> Iterator[Hit]:
+        flt = filter_spec(filters)
+        offset: Any = None
+        while True:
+            hits, offset = self._scroll_page(flt, payload, batch, offset)
+            yield from hits
+            if offset is None:
+                return
+
+    def scroll(self, filters: SearchFilters | None = None, batch: int = 1000) -> Iterator[Hit]:
+        return self._scroll(filters, True, batch)
+
+    def content_hashes(self, project_id: int | None = None) -> dict[str, str]:
+        if not self._exists():
+            return {}
+        filters = SearchFilters(project_ids=[project_id]) if project_id is not None else None
+        return {hit.document_id: str(hit.payload.get("content_hash", ""))
+                for hit in self._scroll(filters, ["document_id", "content_hash"], 2000)}
