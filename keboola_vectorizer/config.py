@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from platformdirs import user_data_dir
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
@@ -18,6 +18,9 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from keboola_vectorizer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from keboola_vectorizer.embedding.provider import EmbeddingSettings
 
 DEFAULT_SECRETS_DIR = "/var/run/secrets/keboola-vectorizer"
 DEFAULT_COLLECTION = "keboola-metadata"
@@ -96,6 +99,14 @@ class Settings(BaseSettings):
     # Seconds one embeddings request may take, and all retries of one embed call together.
     openai_timeout: float = Field(default=60.0, gt=0)
     openai_retry_deadline: float = Field(default=600.0, gt=0)
+    # The local model's runtime: auto (ONNX Runtime when possible) | onnx | torch; where its ONNX
+    # export is cached; ONNX Runtime's threads (the Helm chart sets OMP_NUM_THREADS from limits.cpu).
+    embedding_backend: str = Field(default="auto", validation_alias=AliasChoices(
+        "keboola_vectorizer_embedding_backend", "embedding_backend"))
+    onnx_cache: str | None = Field(default=None, validation_alias=AliasChoices(
+        "keboola_vectorizer_onnx_cache", "onnx_cache"))
+    onnx_threads: str | None = Field(default=None, validation_alias=AliasChoices(
+        "ort_num_threads", "omp_num_threads", "onnx_threads"))
 
     log_format: Literal["text", "json"] | None = None
     log_level: str = "INFO"
@@ -112,9 +123,11 @@ class Settings(BaseSettings):
         return (init_settings, _SecretFilesSource(settings_cls), env_settings)
 
     def embedding_settings(self, provider: str | None = None, model: str | None = None,
-                           dimensions: int | None = None) -> Any:
+                           dimensions: int | None = None) -> EmbeddingSettings:
         """EmbeddingSettings from these settings; explicit arguments (CLI options) win."""
-        from keboola_vectorizer.embedding.base import EmbeddingSettings
+        from keboola_vectorizer.embedding.provider import EmbeddingSettings
+
+        threads = (self.onnx_threads or "").strip()
 
         return EmbeddingSettings(
             provider=provider or self.embedding_provider,
@@ -125,6 +138,10 @@ class Settings(BaseSettings):
             base_url=self.openai_base_url,
             timeout_s=self.openai_timeout,
             deadline_s=self.openai_retry_deadline,
+            local_backend=self.embedding_backend,
+            onnx_cache=self.onnx_cache or None,
+            # A thread count that is not a positive number leaves ONNX Runtime its default.
+            onnx_threads=int(threads) if threads.isdigit() and int(threads) > 0 else None,
         )
 
     def secret_values(self) -> list[str]:

@@ -21,7 +21,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from keboola_vectorizer.embedding import sparse
 from keboola_vectorizer.embedding.base import Embedder
 from keboola_vectorizer.errors import SnapshotError
 from keboola_vectorizer.keboola.documents import Document, project_documents
@@ -36,6 +35,7 @@ from keboola_vectorizer.store.base import (
     VectorStore,
     batched,
 )
+from keboola_vectorizer.vectors import bm25
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def embed_batch(embedder: Embedder, documents: Sequence[Document], indexed_at: s
     start = time.perf_counter()
     vectors = embedder.embed_documents([d.text for d in documents])
     get_metrics().embed_latency(time.perf_counter() - start, embedder.id.partition("/")[0])
-    return [to_record(d, v, sparse.encode_document(d.text), indexed_at)
+    return [to_record(d, v, bm25.encode_document(d.text), indexed_at)
             for d, v in zip(documents, vectors, strict=True)]
 
 
@@ -304,7 +304,7 @@ def run_embed_stage(snapshot: Snapshot, store: VectorStore | None, embedder: Emb
                 with _Timer(summary, "embed"):
                     vectors = embedder.embed_documents([d.text for d in batch])
                 for document, vector in zip(batch, vectors, strict=True):
-                    sparse_vector = sparse.encode_document(document.text)
+                    sparse_vector = bm25.encode_document(document.text)
                     handle.write(json.dumps({
                         "id": document.id, "content_hash": document.content_hash,
                         "dense": [round(float(x), 7) for x in vector],

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from keboola_vectorizer.embedding import sparse
 from keboola_vectorizer.embedding.base import Embedder
 from keboola_vectorizer.errors import EmptyIndexError
 from keboola_vectorizer.store.base import (
@@ -34,6 +33,7 @@ from keboola_vectorizer.store.base import (
     SearchMode,
     VectorStore,
 )
+from keboola_vectorizer.vectors import bm25
 
 SNIPPET_CHARS = 180
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "sparse")
@@ -102,7 +102,7 @@ def ensure_searchable(store: VectorStore) -> None:
 
 def query_vectors(query: str, mode: SearchMode, embedder: Callable[[], Embedder]) -> QueryVectors:
     dense = embedder().embed_query(query).tolist() if mode in ("dense", "hybrid") else None
-    sparse_vector = sparse.encode_query(query) if mode in ("sparse", "hybrid") else None
+    sparse_vector = bm25.encode_query(query) if mode in ("sparse", "hybrid") else None
     return QueryVectors(dense=dense, sparse=sparse_vector)
 
 

@@ -185,7 +185,7 @@ def real_embedder(backend: str) -> Any:
     os.environ["KEBOOLA_VECTORIZER_EMBEDDING_BACKEND"] = backend
     from keboola_vectorizer.embedding.base import EmbeddingSettings, create_embedder
 
-    embedder = create_embedder(EmbeddingSettings(provider="local"))
+    embedder = create_embedder(EmbeddingSettings(provider="local", local_backend=backend))
     embedder.embed_documents(["warm up the model", "and its session"])
     embedder.embed_query("warm up")
     return embedder

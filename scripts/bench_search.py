@@ -174,7 +174,7 @@ def bench_size(args: argparse.Namespace, size: int) -> dict[str, Any]:
     os.environ["KEBOOLA_VECTORIZER_EMBEDDING_BACKEND"] = args.backend
     from keboola_vectorizer.embedding.base import EmbeddingSettings, create_embedder
 
-    embedder = create_embedder(EmbeddingSettings(provider="local"))
+    embedder = create_embedder(EmbeddingSettings(provider="local", local_backend=args.backend))
     store = EdgeStore(root)
     try:
         project_id = int(next(iter(store.counts_by("project_id"))))

@@ -69,12 +69,16 @@ def test_document_vectors_match_pytorch_in_input_order(exported: Path, torch_mod
 
 
 def test_embedder_uses_onnx_by_default_and_torch_on_request(exported: Path, monkeypatch) -> None:
-    monkeypatch.delenv(onnx_backend.BACKEND_ENV, raising=False)
-    default = SentenceTransformerEmbedder()
+    from keboola_vectorizer.config import load_settings
+    from keboola_vectorizer.embedding.base import create_embedder
+
+    monkeypatch.delenv("KEBOOLA_VECTORIZER_EMBEDDING_BACKEND", raising=False)
+    default = create_embedder(load_settings().embedding_settings(provider="local"))
     query = default.embed_query("customer churn")
     assert default.backend == "onnx"
-    monkeypatch.setenv(onnx_backend.BACKEND_ENV, "torch")
-    forced = SentenceTransformerEmbedder()
+    monkeypatch.setenv("KEBOOLA_VECTORIZER_EMBEDDING_BACKEND", "torch")
+    forced = create_embedder(load_settings().embedding_settings(provider="local"))
+    assert isinstance(forced, SentenceTransformerEmbedder)
     assert float(forced.embed_query("customer churn") @ query) >= 0.999
     assert forced.backend == "torch"
     assert forced.id == default.id  # one vector space: an index built by either serves the other
@@ -102,7 +106,7 @@ def test_a_query_process_never_imports_torch(exported: Path) -> None:
     code = (
         "import sys\n"
         "from keboola_vectorizer.embedding.local import SentenceTransformerEmbedder\n"
-        "from keboola_vectorizer.embedding import sparse\n"
+        "from keboola_vectorizer.vectors import bm25 as sparse\n"
         "from keboola_vectorizer.store.edge import EdgeStore\n"
         "v = SentenceTransformerEmbedder().embed_query('customer churn')\n"
         "sparse.encode_query('customer churn')\n"

@@ -5,16 +5,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from typing import ClassVar
 
 import numpy as np
 import pytest
 
-from keboola_vectorizer.embedding import base
+from keboola_vectorizer.embedding import registry
 from keboola_vectorizer.embedding.base import (
+    BaseEmbedder,
+    EmbedCall,
     Embedder,
     EmbeddingSettings,
-    EmbeddingUsage,
     available_providers,
     create_embedder,
     register_provider,
@@ -71,9 +71,12 @@ def test_registry_finds_openai(fake_openai: FakeOpenAI) -> None:
 
 
 def test_key_and_base_url_from_environment(fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    from keboola_vectorizer.config import load_settings
+
     monkeypatch.setenv("OPENAI_API_KEY", fake_openai.api_key)
     monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
-    embedder = create_embedder(EmbeddingSettings(provider="openai", model="text-embedding-3-large"))
+    settings = load_settings().embedding_settings(provider="openai", model="text-embedding-3-large")
+    embedder = create_embedder(settings)
     assert embedder.embed_documents(["a", "b"]).shape == (2, 3072)
     assert fake_openai.requests == 1
 
@@ -81,45 +84,47 @@ def test_key_and_base_url_from_environment(fake_openai: FakeOpenAI, monkeypatch:
 @pytest.fixture
 def dummy_provider() -> Iterator[None]:
     yield
-    base._REGISTRY.pop("test-dummy", None)
+    registry._REGISTERED.pop("test-dummy", None)
 
 
 def test_a_new_provider_registers_without_touching_other_modules(dummy_provider: None) -> None:
     @register_provider("test-dummy")
-    class DummyEmbedder:
-        name: ClassVar[str]
+    class DummyEmbedder(BaseEmbedder):
+        """A whole provider: the base class owns id, usage, batching and embed_query."""
 
         def __init__(self, dimension: int) -> None:
+            super().__init__()
             self._dimension = dimension
-            self._usage = EmbeddingUsage()
 
         @classmethod
         def from_settings(cls, settings: EmbeddingSettings) -> DummyEmbedder:
             return cls(settings.dimensions or 3)
 
-        @property
-        def id(self) -> str:
-            return f"test-dummy@{self._dimension}"
+        model_name = "dummy"
 
         @property
         def dimension(self) -> int:
             return self._dimension
 
-        @property
-        def usage(self) -> EmbeddingUsage:
-            return self._usage
-
-        def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-            return base.normalise(np.ones((len(texts), self._dimension)))
-
-        def embed_query(self, text: str) -> np.ndarray:
-            return self.embed_documents([text])[0]
+        def embed_batch(self, batch: list[str], call: EmbedCall) -> np.ndarray:
+            self.count_usage(requests=1, inputs=len(batch))
+            return np.ones((len(batch), self._dimension)) * np.arange(1, len(batch) + 1)[:, None]
 
     embedder = create_embedder(EmbeddingSettings(provider="test-dummy", dimensions=5))
     assert isinstance(embedder, DummyEmbedder) and isinstance(embedder, Embedder)
-    assert embedder.name == "test-dummy"
+    assert embedder.name == "test-dummy" and embedder.id == "test-dummy/dummy@5"
     assert "test-dummy" in available_providers() and "openai" in available_providers()
-    assert embedder.embed_documents(["x"]).shape == (1, 5)
+    vectors = embedder.embed_documents(["x", "y"])
+    assert vectors.shape == (2, 5) and abs(float(np.linalg.norm(vectors[1])) - 1.0) < 1e-6  # normalised
+    assert embedder.embed_query("z").shape == (5,)
+    assert embedder.embed_documents([]).shape == (0, 5)
+    assert (embedder.usage.requests, embedder.usage.inputs) == (2, 3)
+
+
+def test_unknown_provider_names_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="unknown embedding provider 'nope'") as raised:
+        create_embedder(EmbeddingSettings(provider="nope"))
+    assert "local" in raised.value.hint and "openai" in raised.value.hint
 
 
 # -- batching, order, usage ------------------------------------------------------------------------

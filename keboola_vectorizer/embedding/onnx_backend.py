@@ -11,9 +11,9 @@ also embeds documents 2-4x faster than PyTorch (docs/benchmarks.md).
 Only models of the plain shape are exported: a Transformer module, mean pooling, optional
 Normalize, a `tokenizer.json`, no default prompt. Anything else stays on PyTorch.
 
-Settings (environment):
-    KEBOOLA_VECTORIZER_EMBEDDING_BACKEND  auto (default: ONNX when possible) | onnx | torch
-    KEBOOLA_VECTORIZER_ONNX_CACHE         directory of exported models (default: user cache dir)
+Settings (config.py reads them): KEBOOLA_VECTORIZER_EMBEDDING_BACKEND (auto, the default: ONNX when
+possible | onnx | torch), KEBOOLA_VECTORIZER_ONNX_CACHE (directory of exported models; default: the
+user cache dir) and ORT_NUM_THREADS / OMP_NUM_THREADS (the runtime's threads).
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ from typing import Any
 
 import numpy as np
 
+from keboola_vectorizer.embedding.local_model import quiet_offline_env, resolve_model_path
+
 log = logging.getLogger(__name__)
 
-BACKEND_ENV = "KEBOOLA_VECTORIZER_EMBEDDING_BACKEND"
-CACHE_ENV = "KEBOOLA_VECTORIZER_ONNX_CACHE"
+BACKENDS = ("auto", "onnx", "torch")
 EXPORT_FORMAT = "1"  # bump when the exported graph changes
 OPSET = 17
 MIN_COSINE = 0.999
@@ -56,13 +57,13 @@ class OnnxUnavailable(Exception):
     """The ONNX path cannot serve this model here; the caller falls back to PyTorch."""
 
 
-def requested_backend() -> str:
-    value = os.environ.get(BACKEND_ENV, "auto").strip().lower() or "auto"
-    return value if value in {"auto", "onnx", "torch"} else "auto"
+def requested_backend(value: str | None) -> str:
+    """The configured backend; anything unknown means `auto`."""
+    value = (value or "auto").strip().lower()
+    return value if value in BACKENDS else "auto"
 
 
-def cache_root() -> Path:
-    configured = os.environ.get(CACHE_ENV)
+def cache_root(configured: str | Path | None = None) -> Path:
     if configured:
         return Path(configured).expanduser()
     from platformdirs import user_cache_dir
@@ -114,26 +115,19 @@ def fingerprint(model_path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def export_dir(model_path: Path) -> Path:
+def export_dir(model_path: Path, cache: str | Path | None = None) -> Path:
     name = model_path.name if model_path.name != "model" else model_path.parent.name
-    return cache_root() / f"{name}-{fingerprint(model_path)}"
+    return cache_root(cache) / f"{name}-{fingerprint(model_path)}"
 
 
-def quiet_offline_env() -> None:
-    """No hub calls, no progress bars, no tokenizer fork warnings (as the PyTorch loader sets)."""
-    for key, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("TOKENIZERS_PARALLELISM", "false"),
-                       ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error")):
-        os.environ.setdefault(key, value)
-
-
-def export(model_path: Path, torch_model: Any = None) -> Path:
+def export(model_path: Path, torch_model: Any = None, cache: str | Path | None = None) -> Path:
     """Export `model_path` to ONNX in the cache (if not there yet) and return the export's folder.
 
     `torch_model` is a loaded SentenceTransformer of the same folder, reused when the caller has one
     (an index run) and also used to check the export. Needs torch, transformers and onnx.
     """
     max_len, _ = model_shape(model_path)
-    target = export_dir(model_path)
+    target = export_dir(model_path, cache)
     if (target / "model.onnx").is_file():
         return target
     quiet_offline_env()
@@ -216,13 +210,13 @@ def export(model_path: Path, torch_model: Any = None) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def cached_export(model_path: Path) -> Path | None:
+def cached_export(model_path: Path, cache: str | Path | None = None) -> Path | None:
     """The export's folder if the cache already holds it (no torch needed then)."""
     try:
         model_shape(model_path)
     except OnnxUnavailable:
         return None
-    target = export_dir(model_path)
+    target = export_dir(model_path, cache)
     return target if (target / "model.onnx").is_file() else None
 
 
@@ -242,7 +236,6 @@ class OnnxEncoder:
         self._tokenizer.enable_truncation(max_len)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        threads = threads or _env_threads()
         if threads:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3
@@ -283,23 +276,15 @@ class OnnxEncoder:
         return out
 
 
-def _env_threads() -> int | None:
-    for name in ("ORT_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(name, "").strip()
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return None
-
-
 def main() -> None:
     """`python -m keboola_vectorizer.embedding.onnx_backend [MODEL_DIR]`: export now (e.g. in an image build)."""
     import sys
 
-    from keboola_vectorizer.embedding.local import resolve_model_path
+    from keboola_vectorizer.config import load_settings
 
     _, path = resolve_model_path(sys.argv[1] if len(sys.argv) > 1 else None)
     try:
-        print(export(path))
+        print(export(path, cache=load_settings().embedding_settings().onnx_cache))
     except OnnxUnavailable as exc:
         print(f"ONNX export not possible: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

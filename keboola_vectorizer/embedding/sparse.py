@@ -1,35 +1,6 @@
-"""BM25 sparse vectors with Qdrant's own encoder (`qdrant_edge.Bm25`), for both backends.
+"""Moved to `keboola_vectorizer.vectors.bm25` (BM25 is not an embedding provider, and its vectors
+are the store's too); this alias keeps older imports working while the branches that use it land."""
 
-The document side carries term frequencies normalised by length; the IDF part is applied by Qdrant
-at query time through the sparse vector's `modifier=idf`, so adding documents never requires
-re-encoding the others.
-"""
+from keboola_vectorizer.vectors.bm25 import AVERAGE_DOCUMENT_TOKENS, encode_document, encode_query
 
-from __future__ import annotations
-
-from functools import lru_cache
-
-from qdrant_edge import Bm25, Bm25Config
-
-from keboola_vectorizer.store.base import SparseVector
-
-# Metadata documents are short (a name, a description, a column list): an average length near
-# theirs keeps BM25's length normalisation from punishing the richer ones.
-AVERAGE_DOCUMENT_TOKENS = 60.0
-
-
-@lru_cache(maxsize=1)
-def _encoder() -> Bm25:
-    return Bm25(Bm25Config(avg_len=AVERAGE_DOCUMENT_TOKENS, language="english"))
-
-
-def _convert(vector: object) -> SparseVector:
-    return SparseVector(list(vector.indices), [float(v) for v in vector.values])  # type: ignore[attr-defined]
-
-
-def encode_document(text: str) -> SparseVector:
-    return _convert(_encoder().embed_document(text))
-
-
-def encode_query(text: str) -> SparseVector:
-    return _convert(_encoder().embed_query(text))
+__all__ = ["AVERAGE_DOCUMENT_TOKENS", "encode_document", "encode_query"]

@@ -12,6 +12,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+# Re-exported: the store's callers take every type they pass to it from here.
+from keboola_vectorizer.vectors.types import QueryVectors as QueryVectors
+from keboola_vectorizer.vectors.types import SparseVector as SparseVector
+
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
 SearchMode = Literal["dense", "sparse", "hybrid"]
@@ -39,12 +43,6 @@ _POINT_NAMESPACE = uuid.UUID("6f1c7f0e-3b7a-5c55-9a51-4b2d0c9e8a11")
 def point_id(document_id: str) -> str:
     """Qdrant point id for a document id: UUIDv5, so re-upserting a document overwrites it."""
     return str(uuid.uuid5(_POINT_NAMESPACE, document_id))
-
-
-@dataclass(frozen=True)
-class SparseVector:
-    indices: list[int]
-    values: list[float]
 
 
 @dataclass
@@ -97,12 +95,6 @@ class SearchFilters:
             "table_id": self.table_ids,
         }
         return {key: values for key, values in pairs.items() if values}
-
-
-@dataclass
-class QueryVectors:
-    dense: Sequence[float] | None
-    sparse: SparseVector | None
 
 
 @dataclass(frozen=True)
