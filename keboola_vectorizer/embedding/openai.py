@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import base64
 import logging
-import random
 import threading
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,10 +26,11 @@ from keboola_vectorizer.embedding import openai_errors
 from keboola_vectorizer.embedding.openai_tokens import KNOWN_MODELS, ModelSpec, TokenCounter, token_counter
 from keboola_vectorizer.embedding.provider import BaseEmbedder, EmbedCall, EmbeddingSettings, normalise
 from keboola_vectorizer.errors import ConfigError, EmbeddingError, VectorizerError
-from keboola_vectorizer.metrics import get_metrics
+from keboola_vectorizer.redact import scrub
+from keboola_vectorizer.retry import Aborted, RetryPolicy, RetryRun, call_with_retries
 
 if TYPE_CHECKING:
-    from tenacity import RetryCallState
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +48,6 @@ _PROBE_TEXT = "dimension probe"
 
 # --------------------------------------------------------------------------------------------------
 # Error handling
-
-
-class _Aborted(Exception):
-    """Another batch of the same call failed; this one stops instead of retrying."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -173,7 +168,7 @@ class OpenAIEmbedder(BaseEmbedder):
 
     def embed_batch(self, batch: tuple[list[str], list[int]], call: EmbedCall) -> np.ndarray:
         texts, counts = batch
-        return self._request_with_retries(texts, counts, call.started + self.deadline_s, call.abort)
+        return self._request_with_retries(texts, counts, call)
 
     # -- preparing and packing ---------------------------------------------------------------------
 
@@ -229,44 +224,26 @@ class OpenAIEmbedder(BaseEmbedder):
                 )
             return self._client
 
-    def _request_with_retries(
-        self, texts: list[str], counts: list[int], deadline: float, abort: threading.Event
-    ) -> np.ndarray:
-        from tenacity import RetryError, Retrying, retry_if_exception
-
-        attempts = 0
+    def _request_with_retries(self, texts: list[str], counts: list[int], call: EmbedCall) -> np.ndarray:
+        run = RetryRun(RetryPolicy("openai", deadline_s=self.deadline_s, initial_s=self.backoff_initial_s,
+                                   max_s=self.backoff_max_s), started=call.started)
 
         def attempt() -> np.ndarray:
-            nonlocal attempts
-            if abort.is_set():
-                raise _Aborted()
-            attempts += 1
             # No attempt may outlive the deadline by more than a moment.
-            remaining = deadline - time.monotonic()
-            return self._request(texts, counts, timeout=max(0.1, min(self.timeout_s, remaining)))
+            return self._request(texts, counts, timeout=max(0.1, min(self.timeout_s, run.remaining())))
 
-        def sleep(seconds: float) -> None:
-            # Waking at once when another batch failed keeps a fatal error from waiting out backoffs.
-            abort.wait(seconds)
+        def log_retry(exc: BaseException | None, attempt_number: int, wait: float) -> None:
+            self.count_usage(retries=1)
+            log.warning("OpenAI request %s; retry %d in %.1f s", openai_errors.describe_transient(exc),
+                        attempt_number, wait)
 
-        retrying = Retrying(
-            retry=retry_if_exception(self._is_transient),
-            wait=self._wait,
-            stop=lambda state: abort.is_set() or time.monotonic() + state.upcoming_sleep >= deadline,
-            before_sleep=self._before_sleep,
-            sleep=sleep,
-            reraise=True,
-        )
         try:
-            return retrying(attempt)
-        except _Aborted:
-            raise
-        except RetryError as exc:  # pragma: no cover - reraise=True makes tenacity re-raise the cause
-            raise EmbeddingError("OpenAI request failed", str(exc)) from None
-        except VectorizerError:
+            return call_with_retries(attempt, run, is_transient=openai_errors.is_transient, log_retry=log_retry,
+                                     retry_after=openai_errors.retry_after_s, abort=call.abort)
+        except (Aborted, VectorizerError):
             raise
         except Exception as exc:
-            raise self._to_error(exc, attempts) from exc
+            raise openai_errors.to_error(exc, run.attempts, self) from exc
 
     def _request(self, texts: list[str], counts: list[int], *, timeout: float) -> np.ndarray:
         client = self._get_client()
@@ -305,34 +282,5 @@ class OpenAIEmbedder(BaseEmbedder):
             return np.frombuffer(base64.b64decode(embedding), dtype="<f4").astype(np.float32)
         return np.asarray(embedding, dtype=np.float32)
 
-    # -- retry policy ------------------------------------------------------------------------------
-
-    @staticmethod
-    def _is_transient(exc: BaseException) -> bool:
-        return openai_errors.is_transient(exc)
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        asked = openai_errors.retry_after_s(exc) if exc is not None else None
-        if asked is not None:
-            return asked
-        # Full jitter: concurrent workers that failed together do not come back together.
-        ceiling = min(self.backoff_max_s, self.backoff_initial_s * 2 ** (state.attempt_number - 1))
-        return random.uniform(0, ceiling)
-
-    def _before_sleep(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        self.count_usage(retries=1)
-        get_metrics().retry("openai")
-        log.warning(
-            "OpenAI request %s; retry %d in %.1f s",
-            openai_errors.describe_transient(exc),
-            state.attempt_number,
-            state.upcoming_sleep,
-        )
-
     def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
-
-    def _to_error(self, exc: Exception, attempts: int) -> EmbeddingError:
-        return openai_errors.to_error(exc, attempts, self)
+        return scrub(text, self._api_key)

@@ -10,7 +10,6 @@ with jittered exponential backoff inside one deadline per call, and every failur
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -20,10 +19,10 @@ import urllib3.exceptions
 from kbcstorage.base import Endpoint
 from kbcstorage.client import Client
 from pydantic import SecretStr
-from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_before_delay
 
 from keboola_vectorizer.errors import KeboolaApiError, KeboolaAuthError
-from keboola_vectorizer.metrics import get_metrics
+from keboola_vectorizer.redact import scrub
+from keboola_vectorizer.retry import RetryPolicy, RetryRun, call_with_retries
 from keboola_vectorizer.retry_after import retry_after_seconds
 
 logger = logging.getLogger(__name__)
@@ -238,19 +237,13 @@ class KeboolaClient:
         return f"{self.label} at {self.url}" if self.label else self.url
 
     def _redact(self, text: str) -> str:
-        secret = self._token.get_secret_value()
-        return text.replace(secret, "***") if secret else text
+        return scrub(text, self._token.get_secret_value())
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, requests.HTTPError) and exc.response is not None:
-            retry_after = _retry_after_s(exc.response)
-            if exc.response.status_code == 429 and retry_after is not None:
-                # The server said when; waiting longer than that would be wasted, shorter futile.
-                return retry_after if retry_after <= MAX_RETRY_AFTER_S else float("inf")
-        window = min(self.backoff_max_s, self.backoff_s * 2 ** (state.attempt_number - 1))
-        # "Equal jitter": never less than half the window, so a burst of clients still spreads out.
-        return window / 2 + random.uniform(0, window / 2)
+    @staticmethod
+    def _retry_after(exc: BaseException) -> float | None:
+        if isinstance(exc, requests.HTTPError) and exc.response is not None and exc.response.status_code == 429:
+            return _retry_after_s(exc.response)
+        return None
 
     def _describe(self, exc: BaseException | None) -> str:
         """A short reason built from status codes and API messages, never from request objects."""
@@ -275,73 +268,60 @@ class KeboolaClient:
             return "connection refused" if _is_refused(exc) else "connection failed or was dropped"
         return type(exc).__name__ if exc else "unknown error"
 
-    def _log_retry(self, state: RetryCallState, path: str) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        get_metrics().retry("storage_api")
+    def _log_retry(self, path: str, exc: BaseException | None, attempt: int, wait: float) -> None:
         logger.warning(
             "Storage API %s GET /v2/storage/%s attempt %d failed (%s); retrying in %.2f s",
             self._where(),
             path,
-            state.attempt_number,
+            attempt,
             self._describe(exc),
-            state.upcoming_sleep,
+            wait,
         )
 
     def _call(self, path: str, fn: Callable[[], T]) -> T:
-        started = time.monotonic()
+        run = RetryRun(RetryPolicy("storage_api", deadline_s=self.deadline_s, initial_s=self.backoff_s,
+                                   max_s=self.backoff_max_s, max_retry_after_s=MAX_RETRY_AFTER_S))
 
-        def attempt_timeout() -> tuple[float, float]:
+        def attempt() -> T:
             # The last attempt must not run far past the deadline just because the read timeout is long.
-            left = max(self.deadline_s - (time.monotonic() - started), 1.0)
-            read = min(self.timeout_s, left)
-            return (min(DEFAULT_CONNECT_TIMEOUT_S, read), read)
+            read = min(self.timeout_s, max(run.remaining(), 1.0))
+            self._transport.timeout = (min(DEFAULT_CONNECT_TIMEOUT_S, read), read)
+            result = fn()
+            self._reached = True
+            return result
 
-        deadline = stop_before_delay(self.deadline_s)
-
-        def stop(state: Any) -> bool:
+        def give_up(exc: BaseException, attempts: int) -> bool:
             # A stack that refuses connections before it ever answered is a wrong URL far more often
             # than an outage: give up after a few quick tries instead of minutes of backoff.
-            exc = state.outcome.exception() if state.outcome is not None else None
-            never_reached = not self._reached and exc is not None and _is_refused(exc)
-            return deadline(state) or (never_reached and state.attempt_number >= REFUSED_ATTEMPTS_BEFORE_CONTACT)
+            return not self._reached and _is_refused(exc) and attempts >= REFUSED_ATTEMPTS_BEFORE_CONTACT
 
-        retrying = Retrying(
-            retry=retry_if_exception(_is_retryable),
-            wait=self._wait,
-            stop=stop,
-            before_sleep=lambda state: self._log_retry(state, path),
-            sleep=self._sleep,
-        )
-        failure: Exception | None = None
         try:
-            for attempt in retrying:
-                with attempt:
-                    self._transport.timeout = attempt_timeout()
-                    result = fn()
-                    self._reached = True
-                    return result
-        except RetryError as exc:
-            failure = self._exhausted(path, exc.last_attempt.exception(), exc.last_attempt.attempt_number,
-                                      time.monotonic() - started)
-        except requests.HTTPError as exc:
-            failure = self._rejected(path, exc)
-        except requests.exceptions.JSONDecodeError:
+            return call_with_retries(attempt, run, is_transient=_is_retryable, retry_after=self._retry_after,
+                                     give_up=give_up, sleep=self._sleep,
+                                     log_retry=lambda exc, n, wait: self._log_retry(path, exc, n, wait))
+        except requests.RequestException as exc:
+            failure = (self._exhausted(path, exc, run.attempts, run.elapsed()) if _is_retryable(exc)
+                       else self._classify(path, exc))
+        # Raised here, outside every except block, so the error chains to nothing: the underlying
+        # requests exceptions hold the prepared request and with it the X-StorageApi-Token header.
+        raise failure
+
+    def _classify(self, path: str, exc: requests.RequestException) -> Exception:
+        """The error for a failure that was not worth retrying."""
+        if isinstance(exc, requests.HTTPError):
+            return self._rejected(path, exc)
+        if isinstance(exc, requests.exceptions.JSONDecodeError):
             # A 2xx answer that is not JSON: a proxy's page or a captive portal, not the Storage API.
-            failure = KeboolaApiError(
+            return KeboolaApiError(
                 f"Storage API {self._where()} answered GET /v2/storage/{path} with a body that is not JSON",
                 "check KBC_STORAGE_API_URL points at a Keboola stack (e.g. https://connection.keboola.com)",
             )
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            failure = self._exhausted(path, exc, 1, time.monotonic() - started)
-        except requests.RequestException as exc:
-            failure = KeboolaApiError(
-                f"Storage API request to {self.url} failed before it was sent ({type(exc).__name__})",
-                _URL_HINT,
-            )
-        # Raised here, outside every except block, so the error chains to nothing: the underlying
-        # requests exceptions hold the prepared request and with it the X-StorageApi-Token header.
-        assert failure is not None
-        raise failure
+        if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+            return self._exhausted(path, exc, 1, 0.0)
+        return KeboolaApiError(
+            f"Storage API request to {self.url} failed before it was sent ({type(exc).__name__})",
+            _URL_HINT,
+        )
 
     def _rejected(self, path: str, exc: requests.HTTPError) -> Exception:
         status = exc.response.status_code if exc.response is not None else 0

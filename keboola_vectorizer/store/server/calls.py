@@ -1,7 +1,6 @@
 """Every qdrant-client request of the server backend goes through `Caller.call`: transient
-failures (connection errors, timeouts, 429, 5xx) are retried with jittered exponential backoff up
-to a deadline; everything else becomes a StoreError with a hint. The API key is never part of a
-message."""
+failures (connection errors, timeouts, 429, 5xx) are retried under the one retry policy (retry.py);
+everything else becomes a StoreError with a hint. The API key is never part of a message."""
 
 from __future__ import annotations
 
@@ -10,22 +9,14 @@ import logging
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from qdrant_client import QdrantClient
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
 
 from keboola_vectorizer.errors import StoreError
-from keboola_vectorizer.metrics import get_metrics
+from keboola_vectorizer.redact import redact_url, scrub
+from keboola_vectorizer.retry import RetryPolicy, RetryRun, call_with_retries
 from keboola_vectorizer.store.server.options import ServerOptions
 
 log = logging.getLogger(__name__)
@@ -36,13 +27,7 @@ URL_HINT = "check QDRANT_URL / that the cluster is up"
 KEY_HINT = "check QDRANT_API_KEY (a read-only key cannot index)"
 
 
-def redact_url(url: str) -> str:
-    """The URL without user info, query or fragment, for messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+__all__ = ["Caller", "make_client", "redact_url"]
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -98,18 +83,12 @@ class Caller:
         self.in_process = in_process  # qdrant-client local mode: no HTTP, its own error types
 
     def redact(self, text: str) -> str:
-        if self._api_key:
-            text = text.replace(self._api_key, "***")
-        return text
+        return scrub(text, self._api_key)
 
-    def _log_retry(self, op: str) -> Callable[[RetryCallState], None]:
-        def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            get_metrics().retry("qdrant")
-            wait = state.next_action.sleep if state.next_action else 0.0
-            log.warning("Qdrant %s failed (%s); retry %d in %.1f s", op, self.describe(exc),
-                        state.attempt_number, wait)
-        return before_sleep
+    def policy(self, retry: bool = True) -> RetryPolicy:
+        opts = self.options
+        return RetryPolicy("qdrant", deadline_s=opts.retry_deadline_s, initial_s=opts.retry_initial_s,
+                           max_s=opts.retry_max_s, max_attempts=opts.retry_attempts if retry else 1)
 
     def describe(self, exc: BaseException | None) -> str:
         if exc is None:
@@ -125,24 +104,20 @@ class Caller:
         """Run one client call with retries for transient errors; map failures to StoreError.
         With missing_ok, a 'collection not found' answer returns None instead; retry=False for
         long operations that must not run twice at once (snapshot create / recover)."""
-        retrying = Retrying(
-            stop=stop_after_attempt(self.options.retry_attempts if retry else 1)
-            | stop_after_delay(self.options.retry_deadline_s),
-            wait=wait_exponential_jitter(multiplier=self.options.retry_initial_s,
-                                         max=self.options.retry_max_s),
-            retry=retry_if_exception(_is_transient),
-            before_sleep=self._log_retry(op),
-            reraise=True,
-        )
+        def attempt() -> T:
+            with _quiet(self.in_process):
+                return fn(*args, **kwargs)
+
+        def log_retry(exc: BaseException | None, attempt_number: int, wait: float) -> None:
+            log.warning("Qdrant %s failed (%s); retry %d in %.1f s", op, self.describe(exc), attempt_number, wait)
+
         try:
-            for attempt in retrying:
-                with attempt, _quiet(self.in_process):
-                    return fn(*args, **kwargs)
+            return call_with_retries(attempt, RetryRun(self.policy(retry)), is_transient=_is_transient,
+                                     log_retry=log_retry)
         except Exception as exc:  # noqa: BLE001 - mapped to StoreError or re-raised below
             if missing_ok and _is_not_found(exc):
                 return None  # type: ignore[return-value]
             raise self._store_error(op, exc) from exc
-        raise AssertionError("unreachable")  # pragma: no cover - Retrying always returns or raises
 
     def _store_error(self, op: str, exc: Exception) -> Exception:
         if isinstance(exc, NotImplementedError):
