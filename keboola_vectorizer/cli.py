@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -28,8 +27,9 @@ from rich.table import Table
 from rich.text import Text
 
 from keboola_vectorizer.audit import observed_run
-from keboola_vectorizer.config import Settings, load_settings
+from keboola_vectorizer.config import Settings, debug_tracebacks, load_settings
 from keboola_vectorizer.errors import ConfigError, EmbeddingError, KeboolaAuthError, VectorizerError
+from keboola_vectorizer.ids import Kind
 from keboola_vectorizer.logging_setup import configure_logging, context, register_secrets, scrub
 from keboola_vectorizer.metrics import get_metrics
 
@@ -49,14 +49,6 @@ class Mode(str, Enum):
     hybrid = "hybrid"
     dense = "dense"
     sparse = "sparse"
-
-
-class Kind(str, Enum):
-    bucket = "bucket"
-    table = "table"
-    column = "column"
-    configuration = "configuration"
-    configuration_row = "configuration_row"
 
 
 class LogFormat(str, Enum):
@@ -177,25 +169,15 @@ def _project_sources(projects_config: Path | None) -> list[Any]:
 
 
 def _shard(sources: list[Any], shard_index: int | None, shard_count: int | None) -> list[Any]:
-    index = shard_index if shard_index is not None else _env_int("KV_SHARD_INDEX", "JOB_COMPLETION_INDEX")
-    count = shard_count if shard_count is not None else _env_int("KV_SHARD_COUNT")
+    env_index, env_count = _settings().shard_position()
+    index = shard_index if shard_index is not None else env_index
+    count = shard_count if shard_count is not None else env_count
     if count is None or count <= 1:
         return sources
     if index is None or not 0 <= index < count:
         raise ConfigError(f"shard index {index} is outside 0..{count - 1}",
                           "set --shard-index (or JOB_COMPLETION_INDEX) below --shard-count")
     return sources[index::count]
-
-
-def _env_int(*names: str) -> int | None:
-    for name in names:
-        value = os.environ.get(name)
-        if value not in (None, ""):
-            try:
-                return int(value)
-            except ValueError:
-                raise ConfigError(f"{name}={value!r} is not a whole number", f"fix {name}") from None
-    return None
 
 
 def _do_extract(out: Path, projects_config: Path | None, shard_index: int | None,
@@ -811,7 +793,7 @@ def main() -> None:
         stderr.print("interrupted — rerun the same command to resume; finished work is kept")
         sys.exit(130)
     except Exception as error:  # the last resort: one line, never a traceback with secrets
-        if os.environ.get("KV_DEBUG"):
+        if debug_tracebacks():
             raise
         stderr.print(f"[red]error:[/] unexpected {type(error).__name__}: {_safe(scrub(str(error))[:300])} — "
                      "rerun with KV_DEBUG=1 for the traceback and report it", highlight=False, soft_wrap=True)

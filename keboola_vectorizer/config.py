@@ -1,6 +1,8 @@
-"""Settings from the environment and from mounted secret files (pydantic-settings).
+"""Settings from the environment and from mounted secret files (pydantic-settings): the one module
+that reads the environment. Other modules take typed values from `Settings` (or, for the few read
+before settings exist, from the functions at the end of this module).
 
-Every setting has the environment variable users already know (design.md). Secrets may also come
+Every setting has the environment variable users already know (README's settings table). Secrets may also come
 from files in a mounted secrets directory (a Kubernetes Secret volume, `KV_SECRETS_DIR`): a file named
 like the variable (`KBC_STORAGE_TOKEN`) or in k8s style (`kbc-storage-token`) wins over the variable,
 because a mounted Secret is the operator's deliberate choice and rotates without a restart.
@@ -9,6 +11,7 @@ because a mounted Secret is the operator's deliberate choice and rotates without
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -18,12 +21,12 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from keboola_vectorizer.errors import ConfigError
+from keboola_vectorizer.store.types import DEFAULT_COLLECTION
 
 if TYPE_CHECKING:
     from keboola_vectorizer.embedding.provider import EmbeddingSettings
 
 DEFAULT_SECRETS_DIR = "/var/run/secrets/keboola-vectorizer"
-DEFAULT_COLLECTION = "keboola-metadata"
 SECRET_FIELDS = ("kbc_storage_token", "qdrant_api_key", "openai_api_key")
 
 
@@ -111,6 +114,18 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] | None = None
     log_level: str = "INFO"
 
+    # Checked where they are used, so that each error names its variable and its fix.
+    kv_lock_timeout: str = ""  # seconds a second index run waits for the lock (empty: 0)
+    kv_shard_index: str | None = None  # this pod's shard (Indexed Job); JOB_COMPLETION_INDEX else
+    job_completion_index: str | None = None
+    kv_shard_count: str | None = None
+
+    def shard_position(self) -> tuple[int | None, int | None]:
+        """(shard index, shard count) from KV_SHARD_INDEX / JOB_COMPLETION_INDEX and KV_SHARD_COUNT."""
+        index = _whole_number(("KV_SHARD_INDEX", self.kv_shard_index), ("JOB_COMPLETION_INDEX",
+                                                                          self.job_completion_index))
+        return index, _whole_number(("KV_SHARD_COUNT", self.kv_shard_count))
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -151,6 +166,17 @@ class Settings(BaseSettings):
         return [v for v in values if v]
 
 
+def _whole_number(*named: tuple[str, str | None]) -> int | None:
+    """The first of the named values that is set, as an int; ConfigError naming it if it is not one."""
+    for name, value in named:
+        if value not in (None, ""):
+            try:
+                return int(str(value))
+            except ValueError:
+                raise ConfigError(f"{name}={value!r} is not a whole number", f"fix {name}") from None
+    return None
+
+
 def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -161,3 +187,39 @@ def load_settings(**overrides: Any) -> Settings:
             f"invalid setting {where.upper()}: {first.get('msg')}",
             "fix the environment variable or the mounted secret file",
         ) from None
+
+
+# -- read before (or without) Settings ---------------------------------------------------------
+
+class DatadogSettings(BaseSettings):
+    """The DogStatsD switches metrics.py reads on first use (the datadog client reads the address,
+    DD_ENV, DD_SERVICE and DD_VERSION itself)."""
+
+    model_config = SettingsConfigDict(env_prefix="dd_", case_sensitive=False, extra="ignore")
+
+    dogstatsd_disable: str = ""
+    agent_host: str = ""
+    dogstatsd_url: str = ""
+    service: str = ""
+    version: str = ""
+
+    @property
+    def disabled(self) -> bool:
+        return self.dogstatsd_disable.strip().lower() in ("1", "true", "yes", "on")
+
+
+def run_id() -> str | None:
+    """KV_RUN_ID: the run's id in logs and events (e.g. the Job's name), read once at import."""
+    return os.environ.get("KV_RUN_ID") or None
+
+
+def debug_tracebacks() -> bool:
+    """KV_DEBUG: print the traceback of an unexpected error (read at the moment one happens,
+    when Settings may be what failed)."""
+    return bool(os.environ.get("KV_DEBUG"))
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment, for variables named only at run time (a projects config's
+    `token_env`)."""
+    return os.environ

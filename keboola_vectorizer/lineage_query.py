@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from keboola_vectorizer import ids
 from keboola_vectorizer.errors import ConfigError
 from keboola_vectorizer.store.base import Hit, SearchFilters, VectorStore
 
@@ -56,13 +57,9 @@ def _node(hit: Hit, depth: int = 0, via: str | None = None) -> LineageNode:
 
 def _missing(doc_id: str, depth: int, via: str | None) -> LineageNode:
     """A node the index does not hold (a table from another project or one not yet created)."""
-    project, kind, rest = (doc_id.split("/", 2) + ["", ""])[:3]
-    name = rest.rsplit(".", 1)[-1] if kind == "table" else rest
-    return LineageNode(doc_id, kind, name, int(project) if project.isdigit() else None, "", depth, via, False)
-
-
-def table_document_id(project_id: Any, table_id: str) -> str:
-    return f"{project_id}/table/{table_id}"
+    parsed = ids.parse(doc_id)
+    name = parsed.key.rsplit(".", 1)[-1] if parsed.kind == "table" else parsed.key
+    return LineageNode(doc_id, parsed.kind, name, parsed.project_id, "", depth, via, False)
 
 
 def resolve(store: VectorStore, ref: str, project_id: int | None = None) -> Hit:
@@ -72,7 +69,7 @@ def resolve(store: VectorStore, ref: str, project_id: int | None = None) -> Hit:
     if found:
         return found[0]
     if project_id is not None:
-        found = store.retrieve([table_document_id(project_id, ref)])
+        found = store.retrieve([ids.table_id(project_id, ref)])
         if found:
             return found[0]
     filters = SearchFilters(table_ids=[ref], kinds=["table"],
@@ -115,7 +112,8 @@ class _ConfigIndex:
 
 def _next_ids(hit: Hit | None, doc_id: str, direction: str, configs: _ConfigIndex) -> list[str]:
     """Document ids one step away: configurations of a table, tables of a configuration."""
-    project_id, kind, rest = (doc_id.split("/", 2) + ["", ""])[:3]
+    parsed = ids.parse(doc_id)
+    project_id, kind, rest = parsed.project, parsed.kind, parsed.key
     p = hit.payload if hit is not None else {}
     if kind == "table":
         key = "produced_by" if direction == "upstream" else "consumed_by"
@@ -123,7 +121,7 @@ def _next_ids(hit: Hit | None, doc_id: str, direction: str, configs: _ConfigInde
         return list(dict.fromkeys(found + configs.neighbours(project_id, rest, direction)))
     if kind in ("configuration", "configuration_row"):
         key = "inputs" if direction == "upstream" else "outputs"
-        return [table_document_id(p.get("project_id", project_id), str(t)) for t in p.get(key) or []]
+        return [ids.table_id(p.get("project_id", project_id), str(t)) for t in p.get(key) or []]
     return []
 
 
@@ -132,7 +130,7 @@ def walk(store: VectorStore, root: Hit, direction: str, depth: int = 1) -> list[
     if direction not in DIRECTIONS:
         raise ValueError(direction)
     if root.payload.get("kind") == "column":
-        parent = store.retrieve([table_document_id(root.payload.get("project_id"), root.payload["table_id"])])
+        parent = store.retrieve([ids.table_id(root.payload.get("project_id"), root.payload["table_id"])])
         root = parent[0] if parent else root
     from_config = root.payload.get("kind") in ("configuration", "configuration_row")
     # Table -> configuration -> table is one configuration step (two hops); a configuration root

@@ -9,7 +9,6 @@ CronJob's `concurrencyPolicy: Forbid` keeps to one writer.
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,9 +32,9 @@ def lock_path(settings: Settings) -> Path:
     return settings.qdrant_path / f".{settings.qdrant_collection}.lock"
 
 
-def lock_timeout() -> float:
+def lock_timeout(settings: Settings) -> float:
     """KV_LOCK_TIMEOUT in seconds (0, the default: fail at once when the lock is held)."""
-    value = os.environ.get("KV_LOCK_TIMEOUT", "").strip() or "0"
+    value = settings.kv_lock_timeout.strip() or "0"
     try:
         seconds = float(value)
     except ValueError:
@@ -49,7 +48,7 @@ def lock_timeout() -> float:
 @contextmanager
 def collection_lock(settings: Settings, timeout_s: float | None = None) -> Iterator[None]:
     if timeout_s is None:
-        timeout_s = lock_timeout()
+        timeout_s = lock_timeout(settings)
     path = lock_path(settings)
     lock = FileLock(str(path))
     try:

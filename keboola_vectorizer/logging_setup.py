@@ -5,35 +5,26 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import os
 import sys
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from typing import Any
 
+from keboola_vectorizer.config import run_id
+from keboola_vectorizer.redact import has_secrets
+from keboola_vectorizer.redact import register_secrets as register_secrets  # re-exported for logging's users
+from keboola_vectorizer.redact import scrub as scrub
+
 # One id per process (one CronJob pod = one run); KV_RUN_ID overrides it, e.g. with the Job's name.
-RUN_ID = os.environ.get("KV_RUN_ID") or uuid.uuid4().hex[:12]
+RUN_ID = run_id() or uuid.uuid4().hex[:12]
 # What the run is working on now (project_id, stage); set by the pipeline, read by every log line.
 _CONTEXT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("kv_log_context", default=None)
 # LogRecord attributes that are not `extra=` fields.
 _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
-_SECRETS: set[str] = set()
-MASK = "***"
 AUDIT_LOGGER = "keboola_vectorizer.audit"
 _FORMAT = {"current": "text"}
-
-
-def register_secrets(values: Iterable[str]) -> None:
-    """Values that must never be printed; every log line and error line is scrubbed of them."""
-    _SECRETS.update(v for v in values if v and len(v) >= 4)
-
-
-def scrub(text: str) -> str:
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
 
 
 def log_context() -> dict[str, Any]:
@@ -108,7 +99,7 @@ class _ScrubFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         record.msg, record.args = scrub(message), None
-        record.exc_info = None if record.exc_info and _SECRETS else record.exc_info
+        record.exc_info = None if record.exc_info and has_secrets() else record.exc_info
         return True
 
 
@@ -131,7 +122,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(log_format: str | None, level: str = "INFO") -> None:
-    fmt = log_format or os.environ.get("LOG_FORMAT") or "text"
+    fmt = log_format or "text"
     handler = logging.StreamHandler(sys.stderr)
     _FORMAT["current"] = "json" if fmt == "json" else "text"
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())

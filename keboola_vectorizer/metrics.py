@@ -16,7 +16,6 @@ problem must not fail an index run. docs/observability.md lists every metric.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from typing import Any
@@ -29,10 +28,6 @@ DEFAULT_SERVICE = "keboola-vectorizer"
 DOCUMENT_OUTCOMES = ("extracted", "embedded", "skipped", "upserted", "deleted")
 # DogStatsD service check statuses.
 OK, CRITICAL = 0, 2
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _package_version() -> str:
@@ -64,18 +59,20 @@ class Metrics:
 
     @classmethod
     def from_env(cls) -> Metrics:
-        env = os.environ
-        if _truthy(env.get("DD_DOGSTATSD_DISABLE")):
+        from keboola_vectorizer.config import DatadogSettings
+
+        dd = DatadogSettings()
+        if dd.disabled:
             return cls.disabled()
-        if not env.get("DD_AGENT_HOST") and not env.get("DD_DOGSTATSD_URL"):
+        if not dd.agent_host and not dd.dogstatsd_url:
             return cls.disabled()
         try:
             from datadog.dogstatsd.base import DogStatsd
 
             constant_tags = []
-            if not env.get("DD_SERVICE"):
+            if not dd.service:
                 constant_tags.append(f"service:{DEFAULT_SERVICE}")
-            if not env.get("DD_VERSION"):
+            if not dd.version:
                 constant_tags.append(f"version:{_package_version()}")
             # The client itself reads the address and DD_ENV / DD_SERVICE / DD_VERSION from os.environ.
             client = DogStatsd(namespace=NAMESPACE, constant_tags=constant_tags, disable_telemetry=True,

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from keboola_vectorizer import ids
 from keboola_vectorizer.embedding.base import Embedder
 from keboola_vectorizer.errors import EmptyIndexError
 from keboola_vectorizer.store.base import (
@@ -106,18 +107,11 @@ def query_vectors(query: str, mode: SearchMode, embedder: Callable[[], Embedder]
     return QueryVectors(dense=dense, sparse=sparse_vector)
 
 
-def table_document_id(payload: dict[str, Any]) -> str | None:
-    """The document id of the table a column belongs to."""
-    if payload.get("kind") != "column" or not payload.get("table_id"):
-        return None
-    return f"{payload.get('project_id')}/table/{payload['table_id']}"
-
-
 def parent_document_id(payload: dict[str, Any]) -> str | None:
     """The whole a part belongs to: a column's table, a configuration row's configuration."""
     if payload.get("kind") == "configuration_row":
         return str(payload.get("parent_id") or "") or None
-    return table_document_id(payload)
+    return ids.column_table_id(payload)
 
 
 def rerank(hits: list[Hit], *, rank_scores: bool, rrf_k: int, fetch: Callable[[list[str]], list[Hit]],

@@ -110,3 +110,21 @@ def test_no_module_over_400_lines() -> None:
     sizes = {name: len(path.read_text().splitlines()) for name, path in _modules().items()}
     oversize = {name for name, n in sizes.items() if n > MAX_LINES}
     assert oversize <= set(KNOWN_OVERSIZE), {name: sizes[name] for name in oversize - set(KNOWN_OVERSIZE)}
+
+
+def _reads_environment(tree: ast.AST) -> bool:
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb")
+                and isinstance(node.value, ast.Name) and node.value.id == "os"):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.module == "os" and any(
+                alias.name in ("environ", "getenv") for alias in node.names):
+            return True
+    return False
+
+
+def test_the_environment_is_read_in_two_modules_at_most() -> None:
+    """config.py reads every setting; local_model.py only sets defaults for the Hugging Face
+    libraries, which read nothing but the environment."""
+    readers = {name for name, path in _modules().items() if _reads_environment(ast.parse(path.read_text()))}
+    assert readers == {"keboola_vectorizer.config", "keboola_vectorizer.embedding.local_model"}

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from keboola_vectorizer import ids as document_ids
 from keboola_vectorizer.keboola.lineage import (
     Lineage,
     build_lineage,
@@ -29,7 +30,7 @@ from keboola_vectorizer.keboola.lineage import (
 )
 from keboola_vectorizer.keboola.snapshot import ProjectSnapshot
 
-KINDS = ("bucket", "table", "column", "configuration", "configuration_row")
+KINDS = document_ids.KINDS
 FLOW_COMPONENTS = {"keboola.orchestrator", "keboola.flow"}
 MAX_CODE_CHARS = 6000
 MAX_PARAMETER_CHARS = 1500
@@ -266,7 +267,7 @@ def _bucket_documents(ctx: _ProjectContext) -> Iterator[Document]:
             f"Tables: {', '.join(_with_words(t) for t in tables)}" if tables else None,
             f"Bucket id: {bucket_id}",
         )
-        yield _finish(f"{project.id}/bucket/{bucket_id}", "bucket", text, {
+        yield _finish(document_ids.bucket_id(project.id, bucket_id), "bucket", text, {
             "project_id": project.id, "project_name": project.name, "kind": "bucket",
             "bucket_id": bucket_id, "stage": stage, "name": display, "description": description,
             "url": f"{ctx.base_url}/storage/{bucket_id}",
@@ -311,7 +312,7 @@ def _table_and_column_documents(ctx: _ProjectContext) -> Iterator[Document]:
             f"Used by: {ctx.describe_configs(consumed_by)}" if consumed_by else None,
             f"Table id: {table_id} ({split_identifier(table_id)})",
         )
-        yield _finish(f"{project.id}/table/{table_id}", "table", text, {
+        yield _finish(document_ids.table_id(project.id, table_id), "table", text, {
             "project_id": project.id, "project_name": project.name, "kind": "table",
             "bucket_id": bucket_id, "table_id": table_id, "stage": stage, "name": name,
             "description": description, "url": url, "columns": columns, "primary_key": primary_key,
@@ -336,7 +337,7 @@ def _table_and_column_documents(ctx: _ProjectContext) -> Iterator[Document]:
                 "Part of the primary key." if column in primary_key else None,
                 f"Column id: {table_id}.{column}",
             )
-            yield _finish(f"{project.id}/column/{table_id}.{column}", "column", text, {
+            yield _finish(document_ids.column_id(project.id, table_id, column), "column", text, {
                 "project_id": project.id, "project_name": project.name, "kind": "column",
                 "bucket_id": bucket_id, "table_id": table_id, "stage": stage, "name": column,
                 "description": column_description, "data_type": base_type or column_type,
@@ -427,7 +428,7 @@ def _configuration_documents(ctx: _ProjectContext) -> Iterator[Document]:
                 f"Writes tables: {table_refs(row_outputs)}" if row_outputs else None,
                 f"Parameters: {row_params}" if row_params else None,
             )
-            yield _finish(f"{project.id}/configuration_row/{component_id}/{config_id}/{row_id}",
+            yield _finish(document_ids.configuration_row_id(project.id, component_id, config_id, row_id),
                           "configuration_row", text, {
                 "project_id": project.id, "project_name": project.name, "kind": "configuration_row",
                 "component_id": component_id, "component_name": component_name,

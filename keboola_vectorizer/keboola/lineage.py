@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from keboola_vectorizer import ids
+
 
 def configuration_doc_id(project_id: int, component_id: str, config_id: str) -> str:
-    return f"{project_id}/configuration/{component_id}/{config_id}"
+    return ids.configuration_id(project_id, component_id, config_id)
 
 
 def _tables(mapping: Any, direction: str) -> list[dict[str, Any]]:

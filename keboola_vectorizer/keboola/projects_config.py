@@ -17,7 +17,6 @@ Tokens never live in the file itself: a config file gets copied, committed and p
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import SecretStr
 
+from keboola_vectorizer.config import environment, load_settings
 from keboola_vectorizer.errors import ConfigError, KeboolaAuthError
 
 ENV_URL = "KBC_STORAGE_API_URL"
@@ -80,9 +80,10 @@ def validate_stack_url(url: object, where: str) -> str:
 
 def sources_from_env(url: str | None = None, token: str | SecretStr | None = None) -> list[ProjectSource]:
     """The single project named by KBC_STORAGE_API_URL and KBC_STORAGE_TOKEN (or the given values)."""
-    url = url if url is not None else os.environ.get(ENV_URL)
-    if token is None:
-        token = os.environ.get(ENV_TOKEN)
+    if url is None or token is None:
+        settings = load_settings()
+        url = url if url is not None else settings.kbc_storage_api_url
+        token = token if token is not None else settings.kbc_storage_token
     secret = token.get_secret_value() if isinstance(token, SecretStr) else token
     if not url:
         raise ConfigError(f"{ENV_URL} is not set", "set it to your stack URL, e.g. https://connection.keboola.com")
@@ -103,9 +104,9 @@ def load_projects_config(
     A `token_secret` is looked up first as the file `<secrets_dir>/<token_secret>` (a mounted Kubernetes
     secret), then as the env var named by upper-casing it and turning '-' into '_'. A `token_env` names
     the env var directly (a secret file of that name, or its kebab-case, still wins). `environ` defaults
-    to os.environ. Every problem is a ConfigError naming the file and the entry.
+    to the process environment. Every problem is a ConfigError naming the file and the entry.
     """
-    env = os.environ if environ is None else environ
+    env = environment() if environ is None else environ
     data = _read(path)
     if not isinstance(data, dict):
         raise ConfigError(f"projects config {path}: expected a mapping with a 'projects' list", _CONFIG_HINT)

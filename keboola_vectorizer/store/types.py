@@ -7,12 +7,12 @@ id) so every upsert is idempotent.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 # Re-exported: the store's callers take every type they pass to it from here.
+from keboola_vectorizer.ids import point_id as point_id
 from keboola_vectorizer.vectors.types import QueryVectors as QueryVectors
 from keboola_vectorizer.vectors.types import SparseVector as SparseVector
 
@@ -35,14 +35,6 @@ DEFAULT_COLLECTION = "keboola-metadata"
 def payload_selection(fields: Sequence[str] | None) -> bool | list[str]:
     """Qdrant's `with_payload` for a field list: everything when None; `document_id` always."""
     return True if fields is None else list(dict.fromkeys(["document_id", *fields]))
-
-
-_POINT_NAMESPACE = uuid.UUID("6f1c7f0e-3b7a-5c55-9a51-4b2d0c9e8a11")
-
-
-def point_id(document_id: str) -> str:
-    """Qdrant point id for a document id: UUIDv5, so re-upserting a document overwrites it."""
-    return str(uuid.uuid5(_POINT_NAMESPACE, document_id))
 
 
 @dataclass
