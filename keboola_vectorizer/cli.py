@@ -29,7 +29,7 @@ from rich.text import Text
 
 from keboola_vectorizer.audit import observed_run
 from keboola_vectorizer.config import Settings, load_settings
-from keboola_vectorizer.errors import ConfigError, EmbeddingError, KeboolaAuthError, VectorizerError
+from keboola_vectorizer.errors import ConfigError, KeboolaAuthError, VectorizerError
 from keboola_vectorizer.logging_setup import configure_logging, context, register_secrets, scrub
 from keboola_vectorizer.metrics import get_metrics
 from keboola_vectorizer.service.command import serve as serve_command
@@ -121,19 +121,9 @@ def _make_embedder(provider: str | None, model: str | None, dimensions: int | No
 
 def embedder_for_collection(meta: Any) -> Any:
     """The embedder that built the collection (its id is `provider/model@dimension`)."""
-    provider, _, rest = meta.embedder_id.partition("/")
-    model, _, dims = rest.rpartition("@")
-    settings = _settings()
-    configured = settings.embedding_model
-    chosen_model = configured if configured and Path(configured).name == model else model
-    embedder = _make_embedder(provider, chosen_model, int(dims) if provider != "local" and dims else None)
-    if embedder.id != meta.embedder_id:
-        raise EmbeddingError(
-            f"the index was built with {meta.embedder_id} but that model is not available here "
-            f"(got {embedder.id})",
-            "set EMBEDDING_MODEL to the model the index was built with, or rebuild the index",
-        )
-    return embedder
+    from keboola_vectorizer.engine import embedder_for_meta
+
+    return embedder_for_meta(meta, _settings())
 
 
 _RUNS_AS_PROCESS = False  # set by main(): the command is the last thing this process does
