@@ -15,8 +15,9 @@ FACET_POOL = 100
 FACET_FIELDS = ("kind", "project", "component", "stage")
 _WORD = re.compile(r"[a-z0-9]+")
 # Words too common in questions to say anything about why a result matched.
-_STOP = frozenset("a an and are by for from in is it of on or the to what where which who with how do does "
-                  "i we my our all per".split())
+_STOP = frozenset(("a", "an", "and", "are", "by", "for", "from", "in", "is", "it", "of", "on", "or", "the", "to",
+                   "what", "where", "which", "who", "with", "how", "do", "does", "i", "we", "my", "our", "all",
+                   "per"))
 
 
 def stage_of(result: dict[str, Any]) -> str | None:
