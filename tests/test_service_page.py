@@ -100,7 +100,7 @@ def test_phone_layout_has_no_sideways_scroll(browser: Any, service_url: str, sho
     assert _no_horizontal_overflow(page)
     box = page.locator("#q").bounding_box()
     assert box is not None and box["width"] > 250  # the search box spans the phone's width
-    page.screenshot(path=str(shots / "search-phone.png"), full_page=True)
+    page.screenshot(path=str(shots / "search-phone.png"))
     page.goto(service_url + "/object/" + REVENUE_TABLE)
     page.locator("svg.lineage").wait_for()
     assert _no_horizontal_overflow(page)  # the wide picture scrolls inside its box, not the page
