@@ -28,6 +28,9 @@ INSTALL_REQUIRES = [
     # onnx is needed once, to export the model into the user cache.
     "onnxruntime>=1.18",
     "onnx>=1.16",
+    # The MCP server (`keboola-vectorizer mcp`); 2.x renamed FastMCP to MCPServer. Brings starlette + uvicorn.
+    "mcp>=2.3,<3",
+    "uvicorn>=0.30",
 ]
 
 DEV_REQUIRES = [
