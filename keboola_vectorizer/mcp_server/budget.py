@@ -87,8 +87,13 @@ def fit(body: dict[str, Any], groups: list[list[Path]], max_chars: int = DEFAULT
     if shortened:
         budget["cuts"].append({"field": "long strings", "shortened": shortened, "to_chars": SHORT_STRING})
     body["budget"] = budget
-    # Measured with the budget entry in place (twice: the figures' own digits count), so they
-    # describe the whole response.
+    return remeasure(body)
+
+
+def remeasure(body: dict[str, Any]) -> dict[str, Any]:
+    """Set `budget.chars` / `est_tokens` to the whole response's size, the budget entry included
+    (twice: the figures' own digits count)."""
+    budget = body["budget"]
     for _ in range(2):
         chars = measure(body)
         budget["chars"], budget["est_tokens"] = chars, estimated_tokens(chars)

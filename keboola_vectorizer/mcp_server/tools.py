@@ -22,7 +22,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from keboola_vectorizer.engine import SearchEngine, make_filters
 from keboola_vectorizer.errors import VectorizerError
 from keboola_vectorizer.logging_setup import scrub
-from keboola_vectorizer.mcp_server.budget import DEFAULT_MAX_CHARS, fit, omitted
+from keboola_vectorizer.mcp_server.budget import DEFAULT_MAX_CHARS, fit, omitted, remeasure
 from keboola_vectorizer.mcp_server.inputs import bounded_int, int_list, is_null, optional_text, text_list
 
 MAX_LIMIT = 50
@@ -33,6 +33,7 @@ MAX_NODES = 50  # per lineage direction
 COLUMNS_PAGE = 50
 CODE_CHARS = 1_500
 HIDDEN_FIELDS = {"text", "content_hash", "document_id", "columns"}
+HINTS_RESERVE = 800  # characters kept free for the hints and cursor written after the cuts
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -125,6 +126,11 @@ class Tools:
         self.engine = engine
         self.max_chars = max_chars
 
+    def _fit(self, body: dict[str, Any], groups: list[list[Any]]) -> dict[str, Any]:
+        fit(body, groups, max(self.max_chars - HINTS_RESERVE, self.max_chars // 2))
+        body["budget"]["max_chars"] = self.max_chars
+        return body
+
     @tool_errors
     def semantic_search(self, query: Any, kinds: Any = None, project_ids: Any = None, bucket_id: Any = None,
                         component_id: Any = None, stage: Any = None, mode: Any = None, limit: Any = 10,
@@ -151,13 +157,13 @@ class Tools:
                 body[key] = answer[key]
         if limit_capped:
             body["limit_capped_to"] = size
-        fit(body, [[("results",)]], self.max_chars)
+        self._fit(body, [[("results",)]])
         cut = omitted(body, "results")
         if body["has_more"] or cut:
             body["has_more"] = True
             body["next_cursor"] = encode_cursor(offset + len(body["results"]), fingerprint)
         body["hints"] = self._search_hints(body)
-        return body
+        return remeasure(body)
 
     @staticmethod
     def _search_hints(body: dict[str, Any]) -> list[str]:
@@ -192,14 +198,14 @@ class Tools:
         if len(wanted) > MAX_IDS:
             body["ids_capped"] = {"max": MAX_IDS, "omitted": wanted[MAX_IDS:]}
         column_lists = [("objects", i, "columns", "items") for i, o in enumerate(objects) if "columns" in o]
-        fit(body, [column_lists, [("objects",)]], self.max_chars)
+        self._fit(body, [column_lists, [("objects",)]])
         for i, obj in enumerate(body["objects"]):
             cut = omitted(body, f"objects.{i}.columns.items")
             if cut:
                 obj["columns"]["truncated"] = True
                 obj["columns"]["next_offset"] = obj["columns"]["offset"] + len(obj["columns"]["items"])
         body["hints"] = self._object_hints(body)
-        return body
+        return remeasure(body)
 
     def _object(self, document_id: str, payload: dict[str, Any], first: int, page_size: int) -> dict[str, Any]:
         obj: dict[str, Any] = {"id": document_id, **{k: v for k, v in payload.items() if k not in HIDDEN_FIELDS}}
@@ -261,12 +267,12 @@ class Tools:
             if len(body[side]) > MAX_NODES:
                 body[f"{side}_capped"] = {"max": MAX_NODES, "omitted": len(body[side]) - MAX_NODES}
                 body[side] = body[side][:MAX_NODES]
-        fit(body, [[("upstream",), ("downstream",)]], self.max_chars)
+        self._fit(body, [[("upstream",), ("downstream",)]])
         body["hints"] = ["get_objects(ids=[...]) for any node's description and columns; nodes with "
                          "indexed=false are outside the index (another project or not created yet)."]
         if body["budget"]["truncated"] or any(f"{s}_capped" in body for s in ("upstream", "downstream")):
             body["hints"].append("Cut to fit: ask one direction at a time or a smaller depth.")
-        return body
+        return remeasure(body)
 
     @tool_errors
     def find_similar(self, id: Any, kinds: Any = None, project_ids: Any = None, bucket_id: Any = None,  # noqa: A002
@@ -281,10 +287,10 @@ class Tools:
         body: dict[str, Any] = {"id": answer["document_id"], "results": results, "index": _index(answer)}
         if limit_capped:
             body["limit_capped_to"] = size
-        fit(body, [[("results",)]], self.max_chars)
+        self._fit(body, [[("results",)]])
         body["hints"] = ["get_objects(ids=[...]) to compare the candidates in full."] if results else [
             "Nothing similar with these filters: drop some filters."]
-        return body
+        return remeasure(body)
 
     @tool_errors
     def index_status(self) -> dict[str, Any]:
@@ -296,7 +302,7 @@ class Tools:
         else:
             body["hints"] = ["semantic_search(query=...) finds objects by meaning; filter with the project ids "
                              "and kinds listed here."]
-        return fit(body, [], self.max_chars)
+        return remeasure(self._fit(body, []))
 
 
 def _audit(query: str, mode: str, filters: dict[str, Any], limit: int, answer: dict[str, Any] | None,
