@@ -28,9 +28,11 @@ INSTALL_REQUIRES = [
     # onnx is needed once, to export the model into the user cache.
     "onnxruntime>=1.18",
     "onnx>=1.16",
+    # The MCP server (`keboola-vectorizer mcp`); 2.x renamed FastMCP to MCPServer. Brings starlette + uvicorn.
+    "mcp>=2.3,<3",
+    "uvicorn>=0.30",
     # The search service (`serve`): async API and page; docs assets served locally (no CDN).
     "fastapi>=0.115",
-    "uvicorn>=0.30",
     "fastapi-offline>=1.7",
     "jinja2>=3.1",
     "httpx>=0.27",

@@ -773,6 +773,11 @@ def snapshot_restore(
         stdout.print(f"Restored [bold]{info.name}[/]: {info.points} points, content hashes verified")
 
 
+from keboola_vectorizer.mcp_server.command import mcp as _mcp_command  # noqa: E402
+
+app.command("mcp")(_mcp_command)
+
+
 def _usage_error_types() -> tuple[type[Exception], ...]:
     """Typer vendors its own click (typer._click) next to the real one: usage errors come from either."""
     found: list[type[Exception]] = [click.exceptions.UsageError]

@@ -21,7 +21,6 @@ from keboola_vectorizer.keboola.snapshot import Snapshot
 from keboola_vectorizer.pipeline import run_index
 from keboola_vectorizer.service.app import create_app
 from keboola_vectorizer.store.edge import EdgeStore
-from tests.mini_org import write_mini_org
 from tests.service_server import running_service
 
 __all__ = ["service_index", "service_url", "start_service", "wait_ready", "index_snapshot"]
@@ -36,11 +35,9 @@ def index_snapshot(snapshot: Path, root: Path, embedder: Any) -> None:
 
 
 @pytest.fixture(scope="session")
-def service_index(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
-    """QDRANT_PATH holding the small organisation, built once through the real pipeline."""
-    root = tmp_path_factory.mktemp("service-index")
-    index_snapshot(write_mini_org(tmp_path_factory.mktemp("service-org")), root, embedder)
-    return root
+def service_index(mini_index: Path) -> Path:
+    """QDRANT_PATH holding the small organisation (conftest's `mini_index`; read it, never change it)."""
+    return mini_index
 
 
 def wait_ready(base_url: str, timeout: float = 60.0, headers: dict[str, str] | None = None) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -22,30 +21,6 @@ from keboola_vectorizer.store.edge import EdgeStore
 from tests.mini_org import BAKERY, REVENUE_QUESTION, REVENUE_TABLE, TRANSFORMATION, WEATHER, write_mini_org
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="session")
-def mini_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_mini_org(tmp_path_factory.mktemp("mini-org"))
-
-
-@pytest.fixture(scope="session")
-def mini_index(tmp_path_factory: pytest.TempPathFactory, mini_snapshot: Path, embedder) -> Path:
-    """QDRANT_PATH holding the small organisation, built once."""
-    root = tmp_path_factory.mktemp("mini-index")
-    store = EdgeStore(root)
-    try:
-        run_index(Snapshot(mini_snapshot), store, embedder)
-    finally:
-        store.close()
-    return root
-
-
-@pytest.fixture
-def mini_index_copy(tmp_path: Path, mini_index: Path) -> Path:
-    target = tmp_path / "qdrant"
-    shutil.copytree(mini_index, target)
-    return target
 
 
 def _engine(root: Path, embedder, **kwargs) -> SearchEngine:

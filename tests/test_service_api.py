@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -219,6 +220,19 @@ def test_a_new_generation_is_served_without_restart(service_index: Path, embedde
         assert _get(url, "/api/status").json()["service"]["cache"]["invalidations"] >= 1
 
 
+def _mcp_call(url: str, key: str, tool: str, arguments: dict[str, Any]) -> Any:
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def main() -> Any:
+        async with (httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=60) as http,
+                    Client(streamable_http_client(url, http_client=http)) as client):
+            return await client.call_tool(tool, arguments)
+
+    return asyncio.run(main())
+
+
 def test_serve_command_starts_the_service(service_index: Path, tmp_path: Path) -> None:
     root = tmp_path / "qdrant"
     shutil.copytree(service_index, root)
@@ -241,6 +255,12 @@ def test_serve_command_starts_the_service(service_index: Path, tmp_path: Path) -
                              headers={"Authorization": "Bearer cmd-key-1"})
         assert response.json()["results"][0]["id"] == REVENUE_TABLE
         assert httpx.get(url + "/api/search", params={"q": "x"}).status_code == 401
+        # The same process serves MCP over streamable HTTP at /mcp, behind the same key.
+        answer = _mcp_call(url + "/mcp", "cmd-key-1", "semantic_search", {"query": REVENUE_QUESTION, "limit": 3})
+        assert REVENUE_TABLE in [r["id"] for r in json.loads(answer.content[0].text)["results"]]
+        refused = httpx.post(url + "/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                             headers={"Accept": "application/json, text/event-stream"})
+        assert refused.status_code == 401
     finally:
         process.terminate()
         output = process.communicate(timeout=30)[0].decode()

@@ -28,6 +28,7 @@ from keboola_vectorizer.logging_setup import scrub
 from keboola_vectorizer.service import api, page
 from keboola_vectorizer.service.auth import BearerKeyMiddleware
 from keboola_vectorizer.service.backend import Backend
+from keboola_vectorizer.service.mcp_mount import McpDispatch, McpMount
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -87,17 +88,19 @@ class Readiness:
         return self.ready
 
 
-def create_app(engine: Any, api_key: str | None = None, mcp_app: Any = None,
-               workers: int | None = None) -> FastAPI:
+def create_app(engine: Any, api_key: str | None = None, mcp: McpMount | None = None,
+               workers: int | None = None) -> Any:
+    """The ASGI app; with `mcp`, requests under /mcp go to the MCP server (its own bearer guard)."""
     backend = Backend(engine, workers)
     readiness = Readiness(backend)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            if mcp_app is not None and hasattr(mcp_app, "router"):
-                # A mounted app's lifespan is not run by the parent: MCP's session manager needs it.
-                await stack.enter_async_context(mcp_app.router.lifespan_context(mcp_app))
+            if mcp is not None:
+                # The MCP app's own lifespan is not run by uvicorn (it sees only this app's): its
+                # session manager starts here.
+                await stack.enter_async_context(mcp.lifespan())
             readiness.start()
             try:
                 yield
@@ -147,7 +150,5 @@ def create_app(engine: Any, api_key: str | None = None, mcp_app: Any = None,
     app.include_router(api.router)
     app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    if mcp_app is not None:
-        app.mount("/mcp", mcp_app)
     app.add_middleware(BearerKeyMiddleware, api_key=app.state.api_key)
-    return app
+    return app if mcp is None else McpDispatch(app, mcp.app)

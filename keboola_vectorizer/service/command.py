@@ -23,12 +23,12 @@ def serve(
     from keboola_vectorizer.config import load_settings
     from keboola_vectorizer.engine import SearchEngine
     from keboola_vectorizer.service.app import create_app
-    from keboola_vectorizer.service.mcp_mount import mcp_app_for
+    from keboola_vectorizer.service.mcp_mount import mcp_mount_for
 
     settings = load_settings()
     api_key = settings.kv_api_key.get_secret_value() if settings.kv_api_key else None
     engine = SearchEngine(settings)
-    app = create_app(engine, api_key=api_key, mcp_app=mcp_app_for(engine, api_key), workers=workers)
+    app = create_app(engine, api_key=api_key, mcp=mcp_mount_for(engine, api_key, host), workers=workers)
     # The app logs through the project's logging set-up; uvicorn's own access log would repeat every
     # request line (and query strings) at INFO.
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
