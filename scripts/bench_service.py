@@ -119,7 +119,9 @@ def main() -> None:
     env = {**os.environ, "QDRANT_PATH": str(qdrant_path), "HF_HUB_OFFLINE": "1"}
     env.pop("KV_SERVICE_URL", None)
     env.pop("KV_API_KEY", None)
-    report: dict[str, Any] = {"index": str(qdrant_path), "cores": os.cpu_count()}
+    # Figures from a shared machine mean little without its load: reported at the start and the end.
+    report: dict[str, Any] = {"index": str(qdrant_path), "cores": os.cpu_count(),
+                              "load_average_start": [round(x, 1) for x in os.getloadavg()]}
     if args.qdrant_path is None:
         build_index(env)
     status = json.loads(cli(["status", "--json"], env).stdout)
@@ -161,6 +163,7 @@ def main() -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+    report["load_average_end"] = [round(x, 1) for x in os.getloadavg()]
     print(json.dumps(report, indent=2))
 
 

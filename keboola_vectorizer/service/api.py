@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from keboola_vectorizer.errors import ConfigError
@@ -21,7 +22,7 @@ class SearchResponse(BaseModel):
     results: list[dict[str, Any]] = Field(description="Best first; the objects of `search --json` plus "
                                           "`matched_on`.")
     facets: dict[str, dict[str, int]] = Field(description="Counts by kind, project, component and stage "
-                                              "over the best 100 results with these filters.")
+                                              "over the best `facet_pool` results with these filters.")
     took_ms: float
     cached: bool
     facet_pool: int = Field(description="How many of the best results the facets count.")
@@ -76,10 +77,12 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 @router.get("/search", response_model=SearchResponse, summary="Search by meaning, with facet counts")
 async def api_search(request: Request, q: str = "", kind: ListParam = None, project: ListParam = None,
                      bucket: ListParam = None, component: ListParam = None, stage: ListParam = None,
-                     mode: Literal["hybrid", "dense", "sparse"] = "hybrid", limit: Limit = 10) -> dict[str, Any]:
+                     mode: Literal["hybrid", "dense", "sparse"] = "hybrid", limit: Limit = 10) -> JSONResponse:
     query = search_query(q, kind, project, bucket, component, stage, mode, limit)
     answer = await backend(request).search(query)
-    return answer.to_json()
+    # Returned as a response: the model above documents it; re-validating our own dicts on every
+    # request would only cost time (they are the engine's JSON already).
+    return JSONResponse(answer.to_json())
 
 
 @router.get("/objects/{object_id:path}", summary="One object's full stored payload")

@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from typing import Any
 
-FACET_POOL = 100
+FACET_POOL = 50  # 5 pages of 10; every further result is a full payload fetched per uncached search
 FACET_FIELDS = ("kind", "project", "component", "stage")
 _WORD = re.compile(r"[a-z0-9]+")
 # Words too common in questions to say anything about why a result matched.
