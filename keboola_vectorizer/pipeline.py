@@ -10,19 +10,16 @@ embedded, so memory stays flat however large the organisation.
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from keboola_vectorizer.embedding.base import Embedder
-from keboola_vectorizer.errors import SnapshotError
 from keboola_vectorizer.keboola.documents import Document, project_documents
 from keboola_vectorizer.keboola.snapshot import ProjectEntry, Snapshot
 from keboola_vectorizer.logging_setup import bind_context, context, current_format, note_failure, unbind_context
@@ -31,6 +28,7 @@ from keboola_vectorizer.store.base import (
     CollectionMeta,
     PointRecord,
     SparseVector,
+    StoredHashes,
     SupportsOptimize,
     VectorStore,
     batched,
@@ -53,6 +51,8 @@ class RunSummary:
     skipped: int = 0
     upserted: int = 0
     deleted: int = 0
+    # documents whose text was unchanged but whose payload (row counts, dates...) was written in place
+    payload_updated: int = 0
     projects: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     per_project: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -82,24 +82,45 @@ def _now() -> str:
 
 @dataclass
 class ProjectDiff:
-    """What one project's documents mean for the store: what to embed and what to delete."""
+    """What one project's documents mean for the store: what to embed, whose payload alone to
+    rewrite, and what to delete."""
 
     changed: list[Document]
     stale: list[str]
+    payload_only: list[Document] = field(default_factory=list)
 
 
-def diff_documents(documents: list[Document], stored: dict[str, str]) -> ProjectDiff:
-    """New or changed documents (by content hash) and stored ids whose documents are gone."""
-    changed = [d for d in documents if stored.get(d.id) != d.content_hash]
+def diff_documents(documents: list[Document], stored: Mapping[str, StoredHashes]) -> ProjectDiff:
+    """Documents to embed (new, or their text hash differs or is not stored: points from before text
+    hashes are embedded once), documents whose text is the same but whose payload is not, and stored
+    ids whose documents are gone."""
+    changed: list[Document] = []
+    payload_only: list[Document] = []
+    for document in documents:
+        hashes = stored.get(document.id)
+        if hashes is None or not hashes.text_hash or hashes.text_hash != document.text_hash:
+            changed.append(document)
+        elif hashes.content_hash != document.content_hash:
+            payload_only.append(document)
     current = {d.id for d in documents}
-    return ProjectDiff(changed, [doc_id for doc_id in stored if doc_id not in current])
+    return ProjectDiff(changed, [doc_id for doc_id in stored if doc_id not in current], payload_only)
+
+
+def point_payload(document: Document, indexed_at: str) -> dict[str, Any]:
+    return {**document.payload, "text": document.text, "content_hash": document.content_hash,
+            "text_hash": document.text_hash, "indexed_at": indexed_at}
 
 
 def to_record(document: Document, dense: Sequence[float], sparse_vector: SparseVector,
               indexed_at: str) -> PointRecord:
-    payload = {**document.payload, "text": document.text, "content_hash": document.content_hash,
-               "indexed_at": indexed_at}
-    return PointRecord(document.id, dense, sparse_vector, payload)
+    return PointRecord(document.id, dense, sparse_vector, point_payload(document, indexed_at))
+
+
+def update_payloads(store: VectorStore, documents: Sequence[Document], indexed_at: str,
+                    batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    """Rewrite the stored payloads of documents whose text (so vectors) did not change."""
+    for batch in batched(documents, batch_size):
+        store.overwrite_payload({d.id: point_payload(d, indexed_at) for d in batch})
 
 
 class _Timer:
@@ -198,21 +219,25 @@ def run_index(
                     project = snapshot.load(entry)
                     documents = list(project_documents(project))
                 with _Timer(summary, "diff"):
-                    diff = diff_documents(documents, target.content_hashes(project.id))
+                    diff = diff_documents(documents, target.stored_hashes(project.id))
                 if diff.stale:
                     with _Timer(summary, "delete"):
                         target.delete(diff.stale)
+                if diff.payload_only:
+                    with _Timer(summary, "payload"):
+                        update_payloads(target, diff.payload_only, indexed_at, batch_size)
             finally:
                 unbind_context(token)
             changed = diff.changed
             run.counts = {"extracted": len(documents), "embedded": len(changed),
                           "skipped": len(documents) - len(changed), "deleted": len(diff.stale),
-                          "upserted": len(changed)}
+                          "upserted": len(changed), "payload_updated": len(diff.payload_only)}
             summary.extracted += len(documents)
             summary.embedded += len(changed)
             summary.skipped += len(documents) - len(changed)
             summary.upserted += len(changed)
             summary.deleted += len(diff.stale)
+            summary.payload_updated += len(diff.payload_only)
             summary.projects += 1
             summary.per_project[str(project.id)] = dict(run.counts)
             progress("projects", 1, None)
@@ -278,108 +303,6 @@ def _report_stages(summary: RunSummary) -> None:
     metrics = get_metrics()
     for stage, seconds in summary.seconds.items():
         metrics.stage_duration(stage, seconds)
-
-
-# -- the embed and upsert stages on their own ----------------------------------------------------
-
-def vectors_path(snapshot: Snapshot, out: Path | None = None) -> Path:
-    return out or snapshot.root / "vectors.jsonl"
-
-
-def run_embed_stage(snapshot: Snapshot, store: VectorStore | None, embedder: Embedder, out: Path,
-                    *, batch_size: int = DEFAULT_BATCH_SIZE,
-                    progress: ProgressCallback = _noop) -> RunSummary:
-    """Embed what the store lacks (everything, without a store) into a JSON Lines vectors file."""
-    summary = RunSummary(embedder=embedder.id, collection=store.name if store else "", started_at=_now())
-    tmp = out.with_name(out.name + ".partial")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(json.dumps({"embedder": embedder.id, "dimension": embedder.dimension}) + "\n")
-        for project in snapshot.iter_projects():
-            documents = list(project_documents(project))
-            changed = diff_documents(documents, store.content_hashes(project.id) if store is not None else {}).changed
-            summary.extracted += len(documents)
-            summary.skipped += len(documents) - len(changed)
-            progress("documents", 0, summary.embedded + len(changed))
-            for batch in batched(changed, batch_size):
-                with _Timer(summary, "embed"):
-                    vectors = embedder.embed_documents([d.text for d in batch])
-                for document, vector in zip(batch, vectors, strict=True):
-                    sparse_vector = bm25.encode_document(document.text)
-                    handle.write(json.dumps({
-                        "id": document.id, "content_hash": document.content_hash,
-                        "dense": [round(float(x), 7) for x in vector],
-                        "sparse": {"indices": sparse_vector.indices, "values": sparse_vector.values},
-                    }) + "\n")
-                summary.embedded += len(batch)
-                progress("documents", len(batch), None)
-            summary.projects += 1
-    tmp.replace(out)
-    summary.usage = {k: v for k, v in asdict(embedder.usage).items() if v}
-    summary.finished_at = _now()
-    return summary
-
-
-def read_vectors(path: Path) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
-    if not path.is_file():
-        raise SnapshotError(f"vectors file {path} does not exist",
-                            "run `keboola-vectorizer embed --snapshot DIR` first")
-    handle = path.open(encoding="utf-8")
-    try:
-        header = json.loads(handle.readline())
-    except ValueError:
-        handle.close()
-        raise SnapshotError(f"vectors file {path} is corrupt",
-                            "run `keboola-vectorizer embed` again") from None
-
-    def rows() -> Iterator[dict[str, Any]]:
-        with handle:
-            for number, line in enumerate(handle, start=2):
-                try:
-                    yield json.loads(line)
-                except ValueError:
-                    raise SnapshotError(f"vectors file {path} line {number} is corrupt",
-                                        "run `keboola-vectorizer embed` again") from None
-
-    return header, rows()
-
-
-def run_upsert_stage(snapshot: Snapshot, store: VectorStore, vectors_file: Path,
-                     *, batch_size: int = DEFAULT_BATCH_SIZE,
-                     progress: ProgressCallback = _noop) -> RunSummary:
-    """Upsert vectors written by the embed stage; delete points whose documents are gone."""
-    header, rows = read_vectors(vectors_file)
-    meta = CollectionMeta(embedder_id=str(header.get("embedder")), dimension=int(header.get("dimension", 0)))
-    store.ensure(meta)
-    summary = RunSummary(embedder=meta.embedder_id, collection=store.name, started_at=_now())
-    vectors = {row["id"]: row for row in rows}
-    indexed_at = _now()
-    for project in snapshot.iter_projects():
-        documents = list(project_documents(project))
-        diff = diff_documents(documents, store.content_hashes(project.id))
-        changed = diff.changed
-        missing = [d.id for d in changed if vectors.get(d.id, {}).get("content_hash") != d.content_hash]
-        if missing:
-            raise SnapshotError(
-                f"{len(missing)} changed documents have no vectors in {vectors_file} (first: {missing[0]})",
-                "run `keboola-vectorizer embed` on this snapshot again",
-            )
-        summary.extracted += len(documents)
-        summary.skipped += len(documents) - len(changed)
-        for batch in batched(changed, batch_size):
-            records = [to_record(d, vectors[d.id]["dense"],
-                                 SparseVector(vectors[d.id]["sparse"]["indices"],
-                                              vectors[d.id]["sparse"]["values"]), indexed_at)
-                       for d in batch]
-            with _Timer(summary, "upsert"):
-                store.upsert(records)
-            summary.upserted += len(records)
-            progress("documents", len(records), None)
-        store.delete(diff.stale)
-        summary.deleted += len(diff.stale)
-        summary.projects += 1
-    summary.finished_at = _now()
-    store.write_state({"last_run": summary.to_json()})
-    return summary
 
 
 def iter_documents(snapshot: Snapshot) -> Iterable[Document]:

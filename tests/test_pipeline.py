@@ -13,7 +13,8 @@ from keboola_vectorizer.embedding.base import EmbeddingSettings, create_embedder
 from keboola_vectorizer.errors import SnapshotError, StoreError
 from keboola_vectorizer.keboola.documents import project_documents
 from keboola_vectorizer.keboola.snapshot import Snapshot
-from keboola_vectorizer.pipeline import run_embed_stage, run_index, run_upsert_stage
+from keboola_vectorizer.pipeline import run_index
+from keboola_vectorizer.stages import run_embed_stage, run_upsert_stage
 from keboola_vectorizer.store.base import SearchFilters
 from keboola_vectorizer.store.edge import EdgeStore
 from tests.conftest import SAMPLE_ORG, copy_snapshot

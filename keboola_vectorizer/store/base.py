@@ -14,6 +14,7 @@ from keboola_vectorizer.store.types import (
     DATETIME_FIELDS,
     DEFAULT_COLLECTION,
     DENSE_VECTOR,
+    HASH_FIELDS,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     SPARSE_VECTOR,
@@ -29,16 +30,18 @@ from keboola_vectorizer.store.types import (
     SearchMode,
     SnapshotInfo,
     SparseVector,
+    StoredHashes,
     batched,
     hashes_digest,
     normalise_datetime,
     payload_selection,
     point_id,
+    stored_hashes_of,
 )
 
-__all__ = ["BOOST_DEFAULTS", "DATETIME_FIELDS", "DEFAULT_COLLECTION", "DENSE_VECTOR", "INTEGER_FIELDS",
+__all__ = ["BOOST_DEFAULTS", "DATETIME_FIELDS", "DEFAULT_COLLECTION", "DENSE_VECTOR", "HASH_FIELDS", "INTEGER_FIELDS",
            "KEYWORD_FIELDS", "SPARSE_VECTOR", "Boost", "Capabilities", "CollectionMeta", "DoctorCheck",
            "HasHealthChecks", "Hit", "PeerSnapshot", "PointRecord", "QueryVectors", "RankParams",
-           "SearchFilters", "SearchMode", "SnapshotInfo", "SparseVector", "SupportsOptimize",
+           "SearchFilters", "SearchMode", "SnapshotInfo", "SparseVector", "StoredHashes", "SupportsOptimize",
            "SupportsSnapshots", "VectorStore", "batched", "hashes_digest", "normalise_datetime",
-           "payload_selection", "point_id"]
+           "payload_selection", "point_id", "stored_hashes_of"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from keboola_vectorizer.errors import StoreError
@@ -27,14 +27,17 @@ from keboola_vectorizer.store.plan import (
 from keboola_vectorizer.store.protocol import Capabilities
 from keboola_vectorizer.store.types import (
     DENSE_VECTOR,
+    HASH_FIELDS,
     CollectionMeta,
     Hit,
     QueryVectors,
     RankParams,
     SearchFilters,
     SearchMode,
+    StoredHashes,
     payload_selection,
     point_id,
+    stored_hashes_of,
 )
 
 log = logging.getLogger(__name__)
@@ -82,6 +85,10 @@ class StoreCore(ABC):
 
     @abstractmethod
     def _count(self, flt: FilterSpec) -> int: ...
+
+    @abstractmethod
+    def _write_payloads(self, payloads: dict[str, dict[str, Any]], *, overwrite: bool) -> None:
+        """Set (or, with `overwrite`, replace) the payloads of stored points, by document id."""
 
     @abstractmethod
     def _facet(self, key: str, limit: int) -> dict[Any, int]:
@@ -160,8 +167,26 @@ class StoreCore(ABC):
         return self._scroll(filters, True, batch)
 
     def content_hashes(self, project_id: int | None = None) -> dict[str, str]:
+        return {doc_id: hashes.content_hash for doc_id, hashes in self.stored_hashes(project_id).items()}
+
+    def stored_hashes(self, project_id: int | None = None) -> dict[str, StoredHashes]:
         if not self._exists():
             return {}
         filters = SearchFilters(project_ids=[project_id]) if project_id is not None else None
-        return {hit.document_id: str(hit.payload.get("content_hash", ""))
-                for hit in self._scroll(filters, ["document_id", "content_hash"], 2000)}
+        return {hit.document_id: stored_hashes_of(hit) for hit in self._scroll(filters, HASH_FIELDS, 2000)}
+
+    def set_payload(self, payloads: Mapping[str, dict[str, Any]]) -> None:
+        self._update_payloads(payloads, overwrite=False)
+
+    def overwrite_payload(self, payloads: Mapping[str, dict[str, Any]]) -> None:
+        self._update_payloads(payloads, overwrite=True)
+
+    def _update_payloads(self, payloads: Mapping[str, dict[str, Any]], *, overwrite: bool) -> None:
+        if not payloads:
+            return
+        # Only stored points: a payload operation on a missing id would create a vectorless point
+        # (Edge) or fail the whole batch (server).
+        stored = [hit.document_id for hit in self.retrieve(list(payloads), fields=[])]
+        if stored:
+            self._write_payloads({doc_id: {**payloads[doc_id], "document_id": doc_id} for doc_id in stored},
+                                 overwrite=overwrite)

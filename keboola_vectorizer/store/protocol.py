@@ -8,7 +8,7 @@ snapshots or cluster).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -22,6 +22,7 @@ from keboola_vectorizer.store.types import (
     SearchFilters,
     SearchMode,
     SnapshotInfo,
+    StoredHashes,
 )
 
 
@@ -64,7 +65,21 @@ class VectorStore(Protocol):
         """document id -> content_hash of every stored point (of one project, if given)."""
         ...
 
+    def stored_hashes(self, project_id: int | None = None) -> dict[str, StoredHashes]:
+        """document id -> (content_hash, text_hash) of every stored point (of one project, if given)."""
+        ...
+
     def upsert(self, points: Sequence[PointRecord]) -> None: ...
+
+    def set_payload(self, payloads: Mapping[str, dict[str, Any]]) -> None:
+        """Merge the given keys into stored points' payloads (vectors untouched); ids not stored
+        are ignored."""
+        ...
+
+    def overwrite_payload(self, payloads: Mapping[str, dict[str, Any]]) -> None:
+        """Replace stored points' whole payloads (vectors untouched; `document_id` is kept); ids not
+        stored are ignored."""
+        ...
 
     def delete(self, document_ids: Sequence[str]) -> None: ...
 

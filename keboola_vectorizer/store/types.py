@@ -145,6 +145,23 @@ class Hit:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class StoredHashes:
+    """What a stored point was built from: `text_hash` (the embedded text: decides re-embedding) and
+    `content_hash` (text and payload: decides a payload update in place). Points written before text
+    hashes existed have `text_hash` "" and are embedded once."""
+
+    content_hash: str
+    text_hash: str = ""
+
+
+HASH_FIELDS = ["document_id", "content_hash", "text_hash"]
+
+
+def stored_hashes_of(hit: Hit) -> StoredHashes:
+    return StoredHashes(str(hit.payload.get("content_hash", "")), str(hit.payload.get("text_hash", "") or ""))
+
+
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     batch: list[Any] = []
     for item in items:

@@ -247,6 +247,13 @@ class EdgeStore(StoreCore):
         self._open().update(UpdateOperation.delete_points([point_id(d) for d in document_ids]))
         self._wrote = True
 
+    def _write_payloads(self, payloads: dict[str, dict[str, Any]], *, overwrite: bool) -> None:
+        shard = self._open()
+        operation = UpdateOperation.overwrite_payload if overwrite else UpdateOperation.set_payload
+        for document_id, payload in payloads.items():
+            shard.update(operation([point_id(document_id)], payload))
+        self._wrote = True
+
     # -- reads: the core's primitives ---------------------------------------------------------
 
     def _execute(self, plan: QueryPlan) -> list[Hit]:

@@ -220,6 +220,16 @@ class ServerStore(StoreCore):
             self.caller.call("delete", self.client.delete, collection_name=self._name,
                              points_selector=models.PointIdsList(points=[point_id(d) for d in batch]), wait=True)
 
+    def _write_payloads(self, payloads: dict[str, dict[str, Any]], *, overwrite: bool) -> None:
+        self._ensure_writable()
+        operation: Any = models.OverwritePayloadOperation if overwrite else models.SetPayloadOperation
+        key = "overwrite_payload" if overwrite else "set_payload"
+        for batch in batched(list(payloads), 256):
+            operations = [operation(**{key: models.SetPayload(payload=payloads[doc_id], points=[point_id(doc_id)])})
+                          for doc_id in batch]
+            self.caller.call("set_payload", self.client.batch_update_points, collection_name=self._name,
+                             update_operations=operations, wait=True)
+
     # ----- reads: the core's primitives -------------------------------------------------------
 
     def _execute(self, plan: QueryPlan) -> list[Hit]:
