@@ -11,7 +11,8 @@ because a mounted Secret is the operator's deliberate choice and rotates without
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -231,3 +232,20 @@ def environment() -> Mapping[str, str]:
     """The process environment, for variables named only at run time (a projects config's
     `token_env`)."""
     return os.environ
+
+
+@contextmanager
+def scoped_environment(env: Mapping[str, str] | None) -> Iterator[None]:
+    """Run with exactly `env` as the process environment, then restore it (`cli.run(argv, env)`:
+    a command tested in process sees the environment it was given). None leaves it alone."""
+    if env is None:
+        yield
+        return
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

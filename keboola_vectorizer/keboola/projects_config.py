@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import SecretStr
 
-from keboola_vectorizer.config import environment, load_settings
+from keboola_vectorizer.config import Settings, environment, load_settings, secrets_dir
 from keboola_vectorizer.errors import ConfigError, KeboolaAuthError
 
 ENV_URL = "KBC_STORAGE_API_URL"
@@ -219,3 +219,37 @@ def _token(entry: dict[str, Any], where: str, secrets_dir: Path | None, env: Map
         f"{where}: {key} {name!r} not found ({looked}no env var {env_var} or it is empty)",
         f"mount the secret file or set {env_var}",
     )
+
+
+def project_sources(settings: Settings, projects_config: Path | None = None) -> list[ProjectSource]:
+    """The projects to extract: a projects config (option or KBC_PROJECTS_CONFIG), else the one
+    project of KBC_STORAGE_API_URL and KBC_STORAGE_TOKEN."""
+    config_path = projects_config or settings.kbc_projects_config
+    if config_path:
+        return load_projects_config(Path(config_path), secrets_dir())
+    token = settings.kbc_storage_token.get_secret_value() if settings.kbc_storage_token else None
+    if not settings.kbc_storage_api_url or not token:
+        missing = "KBC_STORAGE_API_URL" if not settings.kbc_storage_api_url else "KBC_STORAGE_TOKEN"
+        # README's exit codes: a missing token is 4 (like a rejected one), a missing stack URL is 3.
+        error_type = ConfigError if missing == "KBC_STORAGE_API_URL" else KeboolaAuthError
+        raise error_type(
+            f"{missing} is not set, so there is no Keboola project to extract",
+            "set KBC_STORAGE_API_URL and KBC_STORAGE_TOKEN, pass --projects-config FILE, "
+            "or index a saved snapshot with --snapshot DIR (--sample for the bundled demo)",
+        )
+    return sources_from_env(settings.kbc_storage_api_url, token)
+
+
+def shard(sources: list[ProjectSource], settings: Settings, shard_index: int | None,
+          shard_count: int | None) -> list[ProjectSource]:
+    """This pod's share of the projects in an Indexed Job (options win over KV_SHARD_* and
+    JOB_COMPLETION_INDEX); every project when there is one shard."""
+    env_index, env_count = settings.shard_position()
+    index = shard_index if shard_index is not None else env_index
+    count = shard_count if shard_count is not None else env_count
+    if count is None or count <= 1:
+        return sources
+    if index is None or not 0 <= index < count:
+        raise ConfigError(f"shard index {index} is outside 0..{count - 1}",
+                          "set --shard-index (or JOB_COMPLETION_INDEX) below --shard-count")
+    return sources[index::count]

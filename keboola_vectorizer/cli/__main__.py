@@ -1,0 +1,5 @@
+"""`python -m keboola_vectorizer.cli`."""
+
+from keboola_vectorizer.cli.main import main
+
+main()

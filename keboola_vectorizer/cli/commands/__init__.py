@@ -1,0 +1,1 @@
+"""One module per group of commands; cli/app.py registers them."""

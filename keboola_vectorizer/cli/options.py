@@ -1,0 +1,72 @@
+"""Every option more than one command takes, defined once (pdm's `cli/options.py`)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from keboola_vectorizer.errors import ConfigError
+from keboola_vectorizer.ids import Kind
+
+if TYPE_CHECKING:
+    from keboola_vectorizer.store.base import Boost, SearchFilters
+
+
+class Mode(str, Enum):
+    hybrid = "hybrid"
+    dense = "dense"
+    sparse = "sparse"
+
+
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the output as JSON.")]
+
+ProviderOpt = Annotated[str | None, typer.Option("--provider", help="Embedding provider: local or openai "
+                                                 "(env EMBEDDING_PROVIDER).")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Embedding model (env EMBEDDING_MODEL).")]
+DimensionsOpt = Annotated[int | None, typer.Option("--dimensions", min=1, help="Output dimensions "
+                                                   "(OpenAI text-embedding-3 models).")]
+
+SnapshotOpt = Annotated[Path | None, typer.Option("--snapshot", help="Snapshot directory (sample-org "
+                                                  "layout) instead of a live extract.")]
+SampleOpt = Annotated[bool, typer.Option("--sample", help="Use the bundled sample organisation.")]
+ProjectsConfigOpt = Annotated[Path | None, typer.Option("--projects-config", help="YAML/JSON projects config "
+                                                        "(several projects and stacks).")]
+ShardIndexOpt = Annotated[int | None, typer.Option("--shard-index", help="This pod's shard (Indexed Job).")]
+ShardCountOpt = Annotated[int | None, typer.Option("--shard-count", help="Number of shards.")]
+
+ProjectOpt = Annotated[list[int] | None, typer.Option("--project", help="Only this project id (repeatable).")]
+KindOpt = Annotated[list[Kind] | None, typer.Option("--kind", help="Only this kind (repeatable).")]
+BucketOpt = Annotated[list[str] | None, typer.Option("--bucket", help="Only this bucket id (repeatable).")]
+ComponentOpt = Annotated[list[str] | None, typer.Option("--component", help="Only this component id.")]
+StageOpt = Annotated[list[str] | None, typer.Option("--stage", help="Only the in or out stage.")]
+LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Number of results.")]
+ModeOpt = Annotated[Mode, typer.Option("--mode", help="hybrid (dense + BM25, fused), dense or sparse.")]
+BoostOpt = Annotated[bool, typer.Option("--boost", help="Favour recently changed and much-used tables "
+                                        "(a Qdrant formula query; off by default).")]
+
+
+def search_filters(project: list[int] | None, kind: list[Kind] | None, bucket: list[str] | None,
+                   component: list[str] | None, stage: list[str] | None) -> SearchFilters:
+    """The filter options of `search` and `similar` as store filters."""
+    from keboola_vectorizer.store.base import SearchFilters
+
+    for value in stage or []:
+        if value not in ("in", "out"):
+            raise ConfigError(f"unknown stage {value!r}", "use --stage in or --stage out")
+    return SearchFilters(project_ids=list(project or []), kinds=[k.value for k in kind or []],
+                         bucket_ids=list(bucket or []), component_ids=list(component or []),
+                         stages=list(stage or []))
+
+
+def boost_of(enabled: bool) -> Boost | None:
+    from keboola_vectorizer.store.base import Boost
+
+    return Boost() if enabled else None

@@ -1,0 +1,192 @@
+"""Every output of the CLI: JSON on stdout (scrubbed of secrets), rich tables, result blocks, the
+lineage tree and progress bars on stderr. Text from the index or the user is printed safe (no
+terminal control characters, no rich markup)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from keboola_vectorizer.redact import scrub
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+_CONTROL_CHARS = {code: None for code in (*range(0, 9), *range(11, 32), 127)}
+METRIC_KEYS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
+
+
+def safe(value: Any) -> str:
+    """Text from the index or the user, made safe to print: no terminal control characters (an ESC
+    in a configuration name must not recolour or retitle the terminal) and no rich markup."""
+    return escape(str(value).translate(_CONTROL_CHARS))
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(scrub(json.dumps(data, indent=2, ensure_ascii=False, default=str)) + "\n")
+
+
+def error_line(text: str) -> None:
+    """The one line a failure prints (text, never markup: messages quote names and API answers)."""
+    stderr.print(f"[red]error:[/] {safe(scrub(text))}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def progress_bars(enabled: bool) -> Iterator[Callable[[str, int, int | None], None]]:
+    """A progress callback drawing rich bars on stderr (only on a terminal)."""
+    if not enabled or not stderr.is_terminal:
+        yield lambda stage, advance, total: None
+        return
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=stderr, transient=False) as bars:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, advance: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bars.add_task(stage, total=total or 0)
+            elif total is not None:
+                bars.update(tasks[stage], total=total)
+            if advance:
+                bars.advance(tasks[stage], advance)
+
+        yield update
+
+
+def counts(data: dict[str, Any]) -> None:
+    projects = data.get("projects") or {}
+    if isinstance(projects, dict) and projects:
+        table = Table("project", *next(iter(projects.values())).keys())
+        for project_id, values in projects.items():
+            table.add_row(str(project_id), *(str(v) for v in values.values()))
+        stdout.print(table)
+
+
+def summary(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(data)
+        return
+    table = Table(title=f"Run summary — {data.get('collection')} ({data.get('embedder')})")
+    columns = ("extracted", "embedded", "skipped", "upserted", "deleted", "payload_updated")
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify="right")
+    table.add_row(*(str(data.get(c, 0)) for c in columns))
+    stdout.print(table)
+    seconds = ", ".join(f"{stage} {value:.2f}s" for stage, value in data["seconds"].items())
+    stdout.print(f"Seconds per stage: {seconds}")
+    if data.get("usage"):
+        stdout.print("Embedding usage: " + ", ".join(f"{k} {v}" for k, v in data["usage"].items()))
+
+
+def results(found: list[Any], as_json: bool, title: str) -> None:
+    if as_json:
+        print_json([r.to_json() for r in found])
+        return
+    if not found:
+        stdout.print("No results.")
+        return
+    stdout.print(f"[bold]{safe(title)}[/]")
+    # One block per result rather than a table: ids and links must stay whole to be clickable/copyable.
+    for position, result in enumerate(found, start=1):
+        stdout.print(f"\n[bold]{position}. {safe(result.name)}[/]  [cyan]{safe(result.kind)}[/]  "
+                     f"{safe(result.project_name)} ({result.project_id})  [dim]score {result.score:.3f}[/]",
+                     soft_wrap=True, highlight=False)
+        if result.snippet:
+            stdout.print(f"   {safe(result.snippet)}", soft_wrap=True, highlight=False)
+        stdout.print(f"   [dim]{safe(result.id)}[/]", soft_wrap=True, highlight=False)
+        url = str(result.url).translate(_CONTROL_CHARS)
+        stdout.print(Text.assemble("   ", Text(url, style=Style(link=url))), soft_wrap=True, highlight=False)
+
+
+def lineage(result: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(result.to_json())
+        return
+    root = result.root
+    stdout.print(f"[bold]{root.name}[/]  [cyan]{root.kind}[/]  [dim]{root.id}[/]", soft_wrap=True,
+                 highlight=False)
+    for direction, nodes in (("upstream", result.upstream), ("downstream", result.downstream)):
+        tree = Tree(f"[bold]{direction}[/] ({len(nodes)})")
+        branches: dict[str, Any] = {root.id: tree}
+        for node in nodes:
+            parent = branches.get(node.via or "", tree)
+            label = f"{escape(node.name)}  [cyan]{node.kind}[/]  [dim]{escape(node.id)}[/]"
+            if not node.indexed:
+                label += "  [yellow](not in the index)[/]"
+            branches[node.id] = parent.add(Text.from_markup(label, overflow="fold"))
+        if not nodes:
+            tree.add("[dim]none found[/]")
+        stdout.print(tree, crop=False)
+
+
+def status(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(data)
+        return
+    if not data["exists"]:
+        stdout.print(f"No index at {data['location']} — run `keboola-vectorizer index` first.")
+        return
+    stdout.print(f"Collection [bold]{data['collection']}[/] at {data['location']}")
+    stdout.print(f"Model {data['model']} ({data['dimension']} dimensions), {data['points']} points")
+    table = Table("kind", "points")
+    for kind_name, count in sorted(data["by_kind"].items()):
+        table.add_row(str(kind_name), str(count))
+    stdout.print(table)
+    last = data["last_run"]
+    if last:
+        stdout.print(f"Last run finished {last.get('finished_at')}: embedded {last.get('embedded')}, "
+                     f"skipped {last.get('skipped')}, deleted {last.get('deleted')}")
+
+
+def evaluation(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(result)
+        return
+    table = Table(title=f"Eval ({result['mode']}{', boost' if result['boost'] else ''}, {result['queries']} queries)")
+    for key in METRIC_KEYS:
+        table.add_column(key, justify="right")
+    table.add_row(*(f"{result[k]:.3f}" for k in METRIC_KEYS))
+    stdout.print(table)
+    for miss in result["misses"]:
+        stdout.print(f"[yellow]miss[/] {miss['query']!r}: expected {miss['relevant']}, rank {miss['rank']}")
+
+
+def doctor(checks: list[Any], ok: bool, as_json: bool) -> None:
+    if as_json:
+        print_json({"ok": ok, "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks]})
+        return
+    for check in checks:
+        mark = "[green]ok[/]  " if check.ok else "[red]FAIL[/]"
+        stdout.print(f"{mark} {check.name}: {safe(scrub(check.detail))}", soft_wrap=True, highlight=False)
+
+
+def snapshot(info: Any, as_json: bool, action: str) -> None:
+    if as_json:
+        print_json(info.to_dict())
+    elif action == "create":
+        stdout.print(f"Snapshot [bold]{info.name}[/] of {info.collection}: {info.points} points")
+    else:
+        stdout.print(f"Restored [bold]{info.name}[/]: {info.points} points, content hashes verified")
+
+
+def snapshots(infos: list[Any], as_json: bool) -> None:
+    if as_json:
+        print_json([info.to_dict() for info in infos])
+        return
+    if not infos:
+        stdout.print("No snapshots.")
+        return
+    table = Table("name", "collection", "points", "taken at")
+    for info in infos:
+        table.add_row(info.name, info.collection, str(info.points), str(info.taken_at))
+    stdout.print(table)

@@ -1,0 +1,22 @@
+"""What `status` reports about a collection: where it is, what built it, what it holds, the last run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keboola_vectorizer.store.base import VectorStore
+
+
+def collection_status(store: VectorStore) -> dict[str, Any]:
+    meta = store.meta()
+    return {
+        "collection": store.name,
+        "location": store.location,
+        "exists": meta is not None,
+        "model": meta.embedder_id if meta else None,
+        "dimension": meta.dimension if meta else None,
+        "points": store.count() if meta else 0,
+        "by_kind": store.counts_by("kind") if meta else {},
+        "by_project": {str(k): v for k, v in sorted(store.counts_by("project_id").items())} if meta else {},
+        "last_run": store.read_state().get("last_run"),
+    }
