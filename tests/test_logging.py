@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from keboola_vectorizer import cli
+from keboola_vectorizer.cli.context import Invocation
 from keboola_vectorizer.errors import StoreError
 from keboola_vectorizer.keboola.snapshot import Snapshot
 from keboola_vectorizer.logging_setup import RUN_ID, configure_logging, context, log_context, register_secrets
@@ -183,8 +184,9 @@ class _FailingUpserts(EdgeStore):
 def test_failed_index_run_logs_one_json_error_with_stage_and_project(
         snapshot_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder) -> None:
     monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "qdrant"))
-    monkeypatch.setattr(cli, "_make_embedder", lambda *args: embedder)
-    monkeypatch.setattr(cli, "_store", lambda: _FailingUpserts(tmp_path / "qdrant"))
+    monkeypatch.setattr(Invocation, "embedder", lambda *args: embedder)
+    failing = _FailingUpserts(tmp_path / "qdrant")
+    monkeypatch.setattr("keboola_vectorizer.store.factory.open_store", lambda settings: failing)
     result = CliRunner().invoke(cli.app, ["--log-format", "json", "index", "--snapshot", str(snapshot_dir)])
     assert isinstance(result.exception, StoreError)
     [error] = [line for line in json_lines(result.stderr) if line["level"] == "error"]

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from keboola_vectorizer import cli
+from keboola_vectorizer.cli.context import Invocation
 from keboola_vectorizer.errors import StoreError
 from keboola_vectorizer.keboola.extract import extract_snapshot
 from keboola_vectorizer.keboola.projects_config import ProjectSource
@@ -131,7 +132,7 @@ def test_index_run_sends_counts_durations_and_latencies(agent: Agent, snapshot_d
 def test_cli_index_reports_ok_service_check_and_last_success(agent: Agent, snapshot_dir: Path, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch, embedder) -> None:
     monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "qdrant"))
-    monkeypatch.setattr(cli, "_make_embedder", lambda *args: embedder)
+    monkeypatch.setattr(Invocation, "embedder", lambda *args: embedder)
     result = invoke("index", "--snapshot", str(snapshot_dir), "--json", "--batch-size", "10")
     assert result.exit_code == 0, result.output
     lines = agent.lines()
@@ -158,8 +159,9 @@ def test_cli_index_failure_sends_critical_check_error_and_event(agent: Agent, sn
                                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                 embedder) -> None:
     monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "qdrant"))
-    monkeypatch.setattr(cli, "_make_embedder", lambda *args: embedder)
-    monkeypatch.setattr(cli, "_store", lambda: _FailingUpserts(tmp_path / "qdrant"))
+    monkeypatch.setattr(Invocation, "embedder", lambda *args: embedder)
+    failing = _FailingUpserts(tmp_path / "qdrant")
+    monkeypatch.setattr("keboola_vectorizer.store.factory.open_store", lambda settings: failing)
     result = invoke("index", "--snapshot", str(snapshot_dir), "--json")
     assert isinstance(result.exception, StoreError)
     assert result.exception.kv_stage == "upsert" and result.exception.kv_project_id == PROJECT
