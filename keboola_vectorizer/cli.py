@@ -610,9 +610,12 @@ def _render_lineage(result: Any) -> None:
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Collection, model, dimension, point counts (total, by kind, by project) and the last run."""
+    from keboola_vectorizer.watch.command import status_lines
+
     store = _store()
     try:
         meta = store.meta()
+        state = store.read_state() if meta else {}
         data: dict[str, Any] = {
             "collection": store.name,
             "location": store.location,
@@ -622,7 +625,8 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             "points": store.count() if meta else 0,
             "by_kind": store.counts_by("kind") if meta else {},
             "by_project": {str(k): v for k, v in sorted(store.counts_by("project_id").items())} if meta else {},
-            "last_run": store.read_state().get("last_run"),
+            "last_run": state.get("last_run"),
+            "watch": (state.get("watch") or {}).get("projects") or {},
         }
     finally:
         _close_after_reading(store)
@@ -642,6 +646,8 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     if last:
         stdout.print(f"Last run finished {last.get('finished_at')}: embedded {last.get('embedded')}, "
                      f"skipped {last.get('skipped')}, deleted {last.get('deleted')}")
+    for line in status_lines({"watch": {"projects": data["watch"]}}):
+        stdout.print(_safe(line), highlight=False)
 
 
 @app.command("eval")
@@ -699,6 +705,10 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print the check
     if not ok:
         raise typer.Exit(1)
 
+
+from keboola_vectorizer.watch.command import watch as _watch  # noqa: E402
+
+app.command("watch")(observed_run("watch")(_watch))
 
 snapshot_app = typer.Typer(help="Back up and restore the index (server: collection snapshots on every "
                            "peer; Edge: a copy of the closed shard directory).", no_args_is_help=True)

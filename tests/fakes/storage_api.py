@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 import keboola_vectorizer
+from tests.fakes.storage_events import EventLog
 
 SAMPLE_ORG = Path(keboola_vectorizer.__file__).parent / "sample_org"
 PREFIX = "/v2/storage"
@@ -126,6 +127,7 @@ class FakeStorageApi:
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self.events = EventLog(self)  # the events feed and edits that emit events (storage_events.py)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -313,6 +315,9 @@ class FakeStorageApi:
                 dropped.add("bucket")
             return 200, [_without(t, dropped) for t in data]
         branch_route = route.split("/")
+        if route == "events" or (len(branch_route) == 3 and branch_route[0] == "branch"
+                                 and branch_route[2] == "events"):
+            return self.events.answer(project_id, query)
         if route == "components" or (
             len(branch_route) == 3 and branch_route[0] == "branch" and branch_route[2] == "components"
         ):
