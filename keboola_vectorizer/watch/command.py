@@ -42,7 +42,7 @@ def watch(
                            poll_manifests=poll_manifests, manifest_interval_s=manifest_interval * 60, once=once,
                            timeout_s=min(settings.kbc_timeout, 30.0), deadline_s=min(settings.kbc_retry_deadline, 60.0))
     stop = threading.Event()
-    watcher = Watcher(sources, open_store=cli._store, embedder=_embedder(cli),
+    watcher = Watcher(sources, open_store=cli._store, embedder=lambda: _embedder(cli),
                       lock=lambda: collection_lock(settings, timeout_s=LOCK_WAIT_S), options=options, stop=stop)
     previous = _stop_on_signals(stop)
     try:

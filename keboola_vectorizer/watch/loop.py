@@ -99,12 +99,13 @@ def _age_s(created: str) -> float | None:
 
 class Watcher:
     def __init__(self, sources: list[ProjectSource], *, open_store: Callable[[], VectorStore],
-                 embedder: Embedder, lock: Callable[[], AbstractContextManager[None]],
+                 embedder: Callable[[], Embedder], lock: Callable[[], AbstractContextManager[None]],
                  options: WatchOptions, stop: threading.Event | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.options = options
         self.open_store = open_store
-        self.embedder = embedder
+        self.make_embedder = embedder  # loaded at the first re-index: a start that fails stays quick
+        self._embedder: Embedder | None = None
         self.lock = lock
         self.stop = stop or threading.Event()
         self.clock = clock
@@ -276,9 +277,11 @@ class Watcher:
                 out = Path(tmp) / "snapshot"
                 extract_snapshot([project.source], out, timeout_s=self.options.timeout_s,
                                  deadline_s=self.options.deadline_s)
+                if self._embedder is None:
+                    self._embedder = self.make_embedder()
                 store = self.open_store()
                 try:
-                    summary = run_index(Snapshot(out), store, self.embedder)
+                    summary = run_index(Snapshot(out), store, self._embedder)
                     project.cursor.cursor = max(project.cursor.cursor, floor)
                     if project.new_manifest:
                         project.cursor.manifest = project.new_manifest
