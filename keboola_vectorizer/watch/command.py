@@ -28,6 +28,8 @@ def watch(
     settle: Annotated[float, typer.Option("--settle", min=0.0, help="Seconds without new events before a "
                                           "changed project is re-indexed (a burst becomes one run).")] = 3.0,
     once: Annotated[bool, typer.Option("--once", help="Poll once, index what changed, exit.")] = False,
+    lookback: Annotated[float, typer.Option("--lookback", min=0.0, help="Seconds of the feed re-read for "
+                                            "events that become visible late.")] = 30.0,
     projects_config: Annotated[Path | None, typer.Option(help="Projects config (several projects).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the final report as JSON.")] = False,
 ) -> None:
@@ -40,6 +42,7 @@ def watch(
     sources = cli._project_sources(projects_config)
     options = WatchOptions(poll_interval_s=poll_interval, settle_s=settle, max_wait_s=max(30.0, 10 * settle),
                            poll_manifests=poll_manifests, manifest_interval_s=manifest_interval * 60, once=once,
+                           lookback_s=lookback,
                            timeout_s=min(settings.kbc_timeout, 30.0), deadline_s=min(settings.kbc_retry_deadline, 60.0))
     stop = threading.Event()
     watcher = Watcher(sources, open_store=cli._store, embedder=lambda: _embedder(cli),
