@@ -40,7 +40,7 @@ def watch(
 
     settings = cli._settings()
     sources = cli._project_sources(projects_config)
-    options = WatchOptions(poll_interval_s=poll_interval, settle_s=settle, max_wait_s=max(30.0, 10 * settle),
+    options = WatchOptions(poll_interval_s=poll_interval, settle_s=settle, max_wait_s=max(3 * settle, poll_interval),
                            poll_manifests=poll_manifests, manifest_interval_s=manifest_interval * 60, once=once,
                            lookback_s=lookback,
                            timeout_s=min(settings.kbc_timeout, 30.0), deadline_s=min(settings.kbc_retry_deadline, 60.0))

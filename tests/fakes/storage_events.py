@@ -187,8 +187,10 @@ class EventLog:
     def set_bucket_metadata(self, project_id: int, bucket_id: str, key: str, value: str) -> dict[str, Any]:
         entry = {"id": str(uuid.uuid4().int % 10**9), "key": key, "value": value, "provider": "user",
                  "timestamp": _now()}
+        # The API shows a bucket's KBC.description metadata as its `description` too.
+        shown = {"description": value} if key == "KBC.description" else {}
         self._update(project_id, "buckets", lambda buckets: [
-            {**b, "metadata": _set_key(b.get("metadata") or [], entry), "lastChangeDate": _now()}
+            {**b, **shown, "metadata": _set_key(b.get("metadata") or [], entry), "lastChangeDate": _now()}
             if b["id"] == bucket_id else b for b in buckets])
         return self.emit(project_id, "storage.bucketMetadataSet", "bucket", bucket_id,
                          message=f'Metadata set on bucket "{bucket_id}"',
