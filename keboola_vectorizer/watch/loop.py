@@ -34,6 +34,7 @@ from keboola_vectorizer.watch import manifests
 from keboola_vectorizer.watch.classify import Change, PendingChanges
 from keboola_vectorizer.watch.cursor import ProjectCursor, read_cursors, write_cursor
 from keboola_vectorizer.watch.feed import EventsFeed, reads_all_events
+from keboola_vectorizer.watch.overlap import OverlapGuard
 from keboola_vectorizer.watch.settle import Settle
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ class Watcher:
         self.lock = lock
         self.stop = stop or threading.Event()
         self.clock = clock
+        self.overlaps = OverlapGuard()
         self.projects = [ProjectWatch(s, i, settle=Settle(options.settle_s, options.max_wait_s))
                          for i, s in enumerate(sources)]
 
@@ -180,6 +182,7 @@ class Watcher:
                     break
                 if project.next_poll <= now:
                     self._poll(project, now)
+            self._check_overlaps(now)
             for project in self._ready(self.clock()):
                 if self.stop.is_set():
                     break
@@ -193,6 +196,18 @@ class Watcher:
                 project.client.close()
         get_metrics().flush()
         return {"projects": [p.to_json() for p in self.projects]}
+
+    def _check_overlaps(self, now: float) -> None:
+        try:
+            redo = self.overlaps.check(self.open_store, now)
+        except Exception as exc:  # the store is reached again at the next re-index; this is only a check
+            log.warning("could not read the store's last run to look for overlapping index runs (%s)", exc)
+            return
+        for project in self.projects:
+            if project.project_id in redo and project.full_reason is None:
+                log.info("project %s: another index run overlapped watch's last re-index; re-extracting",
+                         project.label)
+                project.full_reason = redo[project.project_id]
 
     def _waiting(self, project: ProjectWatch) -> bool:
         healthy = project.status == "watching"
@@ -290,6 +305,7 @@ class Watcher:
                     if lags:
                         project.cursor.index_lag_s = round(max(lags), 3)
                     write_cursor(store, project.project_id, project.cursor)  # only after the upsert
+                    self.overlaps.ran(project.project_id, summary)
                 finally:
                     store.close()
         except LockBusyError:
