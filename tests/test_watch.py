@@ -4,6 +4,7 @@ real Edge store: events feed shapes, classification, re-index on change, cursor 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -230,13 +231,17 @@ def test_stop_event_ends_a_running_watch(api: FakeStorageApi, tmp_path: Path, em
     watcher.start()
     thread = threading.Thread(target=watcher.run)
     thread.start()
+
+    def wait_for(reextracts: int) -> None:
+        deadline = time.monotonic() + 120  # generous: the machine may be busy
+        while watcher.projects[0].counts["reextracts"] < reextracts and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert watcher.projects[0].counts["reextracts"] >= reextracts
+
     try:
+        wait_for(1)  # the first watch's full index
         api.events.create_table(P1, f"in.c-shop-{P1}", "returns", ["id"])
-        for _ in range(200):
-            if watcher.projects[0].counts["reextracts"] >= 2:
-                break
-            threading.Event().wait(0.05)
-        assert watcher.projects[0].counts["reextracts"] >= 2  # first watch, then the change
+        wait_for(2)  # then the change
     finally:
         watcher.stop.set()
         thread.join(timeout=10)
