@@ -15,6 +15,7 @@ from keboola_vectorizer.config import Settings
 from keboola_vectorizer.keboola.client import KeboolaClient
 from keboola_vectorizer.keboola.projects_config import ProjectSource
 from keboola_vectorizer.locking import collection_lock
+from keboola_vectorizer.metrics import Metrics, reset_metrics
 from keboola_vectorizer.store.edge import EdgeStore
 from keboola_vectorizer.watch.classify import ChangeKind, PendingChanges, classify
 from keboola_vectorizer.watch.cursor import read_cursors
@@ -22,6 +23,7 @@ from keboola_vectorizer.watch.feed import EventsFeed
 from keboola_vectorizer.watch.loop import Watcher, WatchOptions
 from tests.fakes.small_org import TRANSFORMATION, write_small_org
 from tests.fakes.storage_api import FakeStorageApi
+from tests.test_metrics import Agent
 
 P1, P2 = 9101, 9102
 
@@ -286,3 +288,30 @@ def test_a_foreign_index_run_overlapping_a_reindex_sends_the_project_to_a_full_r
     assert last_run("2026-12-01T10:00:00+00:00", "2026-12-01T10:00:04+00:00", [P1]) == {}  # watch's own run
     assert last_run("2026-12-01T10:06:00+00:00", "2026-12-01T10:09:00+00:00", [P1, P2]) == {}  # after both
     assert last_run("2026-12-01T10:04:00+00:00", "2026-12-01T10:06:00+00:00", [P1]) == {}  # P2 not in it
+
+
+@pytest.fixture
+def dogstatsd(monkeypatch: pytest.MonkeyPatch) -> Iterator[Agent]:
+    fake = Agent()
+    for name in ("DD_DOGSTATSD_URL", "DD_DOGSTATSD_DISABLE", "DD_TAGS", "DATADOG_TAGS", "DD_ENTITY_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DD_AGENT_HOST", "127.0.0.1")
+    monkeypatch.setenv("DD_DOGSTATSD_PORT", str(fake.port))
+    reset_metrics(None)
+    yield fake
+    reset_metrics(Metrics.disabled())
+    fake.sock.close()
+
+
+def test_watch_metrics_reach_dogstatsd(api: FakeStorageApi, tmp_path: Path, embedder: object,
+                                       dogstatsd: Agent) -> None:
+    qdrant = tmp_path / "qdrant"
+    _run(_watcher(api, qdrant, embedder))
+    api.events.create_table(P1, f"in.c-shop-{P1}", "returns", ["id"])
+    _run(_watcher(api, qdrant, embedder))
+    lines = dogstatsd.lines()
+    names = {line.split(":", 1)[0].removeprefix("keboola_vectorizer.") for line in lines}
+    assert {"watch.polls", "watch.events", "watch.event_lag", "watch.index_lag", "watch.reextracts"} <= names
+    reasons = sorted(line.split("reason:")[1].split(",")[0] for line in lines if "watch.reextracts" in line)
+    assert reasons == ["changes", "first_watch"]
+    assert all(f"project_id:{P1}" in line for line in lines if line.startswith("keboola_vectorizer.watch."))
