@@ -4,9 +4,10 @@ Starts the fake Storage API (tests/fakes/storage_api.py) over a small two-projec
 (tests/fakes/small_org.py), runs the real `keboola-vectorizer watch` as its own process against it with an
 embedded store, waits for its first full index, then makes 24 changes of eight kinds (create table, add
 column, describe table, rename table, load data, edit or create a configuration, delete a table, describe
-a bucket) plus read-only noise events, each with a random pause. A checker takes the collection lock (so
-it never meets watch mid-write), opens the store and notes when each change is visible. Then it counts
-the API calls of an idle minute and stops watch with SIGTERM.
+a bucket; describing and deleting tables and creating and editing configurations go through the real
+kbcstorage client over HTTP) plus read-only noise events, each with a random pause. A checker takes the
+collection lock (so it never meets watch mid-write), opens the store and notes when each change is
+visible. Then it counts the API calls of an idle minute and stops watch with SIGTERM.
 
     python scripts/bench_watch.py --json --poll-interval 5
 
@@ -39,6 +40,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from kbcstorage.client import Client  # noqa: E402
+
 from keboola_vectorizer.config import Settings  # noqa: E402
 from keboola_vectorizer.locking import collection_lock  # noqa: E402
 from keboola_vectorizer.store.base import Hit  # noqa: E402
@@ -60,9 +63,32 @@ class Change:
     seen_at: float | None = None
 
 
+class Writer:
+    """Writes the Storage API takes synchronously go through the real kbcstorage client over HTTP; the
+    rest (table creation, loads: async jobs on a real stack) through the fake's own edits."""
+
+    def __init__(self, api: FakeStorageApi) -> None:
+        self.api = api
+        self.clients = {p: Client(api.url, api.token_for(p), file_storage_support=False) for p in PROJECTS}
+
+    def describe_table(self, p: int, table_id: str, text: str) -> None:
+        self.clients[p].tables.metadata.create(table_id, "user", [{"key": "KBC.description", "value": text}])
+
+    def delete_table(self, p: int, table_id: str) -> None:
+        self.clients[p].tables.delete(table_id)
+
+    def create_configuration(self, p: int, component_id: str, config_id: str, name: str) -> None:
+        self.clients[p].configurations.create(component_id, name, configuration_id=config_id)
+
+    def edit_configuration(self, p: int, component_id: str, config_id: str, description: str) -> None:
+        configurations = self.clients[p].configurations
+        configurations._put(f"{configurations.base_url}/{component_id}/configs/{config_id}",
+                            data={"description": description})
+
+
 def _plan(api: FakeStorageApi) -> list[tuple[str, str, Callable[[], Any], Check]]:
     """24 changes: (kind, watched document id, the edit, when the store reflects it)."""
-    edits = api.events
+    edits, http = api.events, Writer(api)
     plan: list[tuple[str, str, Callable[[], Any], Check]] = []
 
     def exists(doc: str) -> Check:
@@ -90,8 +116,7 @@ def _plan(api: FakeStorageApi) -> list[tuple[str, str, Callable[[], Any], Check]
             ("add_column", f"{p}/column/{table}.weight",
              lambda p=p, table=table: edits.add_column(p, table, "weight"), exists(f"{p}/column/{table}.weight")),
             ("describe_table", f"{p}/table/{table}",
-             lambda p=p, table=table, r=r: edits.set_table_metadata(p, table, "KBC.description",
-                                                                    f"Parcels shipped in wave {r}"),
+             lambda p=p, table=table, r=r: http.describe_table(p, table, f"Parcels shipped in wave {r}"),
              field(f"{p}/table/{table}", "description", f"Parcels shipped in wave {r}")),
             ("rename_table", f"{p}/table/{table}",
              lambda p=p, table=table, r=r: edits.rename_table(p, table, f"Shipped parcels {r}"),
@@ -103,22 +128,19 @@ def _plan(api: FakeStorageApi) -> list[tuple[str, str, Callable[[], Any], Check]
         if r < 2:
             config = f"{p}/configuration/{TRANSFORMATION}/{p}7"
             plan.append(("edit_configuration", config,
-                         lambda p=p, r=r: edits.edit_configuration(p, TRANSFORMATION, f"{p}7",
-                                                                   description=f"Weekly totals, v{r}"),
+                         lambda p=p, r=r: http.edit_configuration(p, TRANSFORMATION, f"{p}7", f"Weekly totals, v{r}"),
                          field(config, "description", f"Weekly totals, v{r}")))
         else:
             config = f"{p}/configuration/keboola.ex-http/{p}80"
             plan.append(("edit_configuration", config,
-                         lambda p=p: edits.edit_configuration(p, "keboola.ex-http", f"{p}80",
-                                                              description="Feed of parcel scans"),
+                         lambda p=p: http.edit_configuration(p, "keboola.ex-http", f"{p}80", "Feed of parcel scans"),
                          field(config, "description", "Feed of parcel scans")))
         plan.append(("create_configuration", f"{p}/configuration/keboola.ex-http/{p}8{r}",
-                     lambda p=p, r=r: edits.create_configuration(p, "keboola.ex-http", f"{p}8{r}",
-                                                                 f"Download feed {r}"),
+                     lambda p=p, r=r: http.create_configuration(p, "keboola.ex-http", f"{p}8{r}", f"Download feed {r}"),
                      exists(f"{p}/configuration/keboola.ex-http/{p}8{r}")))
         if r < 2:
             plan.append(("delete_table", f"{p}/table/{inb}.customers",
-                         lambda p=p, inb=inb: edits.delete_table(p, f"{inb}.customers"),
+                         lambda p=p, inb=inb: http.delete_table(p, f"{inb}.customers"),
                          gone(f"{p}/table/{inb}.customers")))
         else:
             plan.append(("describe_bucket", f"{p}/bucket/{outb}",

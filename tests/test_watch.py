@@ -315,3 +315,24 @@ def test_watch_metrics_reach_dogstatsd(api: FakeStorageApi, tmp_path: Path, embe
     reasons = sorted(line.split("reason:")[1].split(",")[0] for line in lines if "watch.reextracts" in line)
     assert reasons == ["changes", "first_watch"]
     assert all(f"project_id:{P1}" in line for line in lines if line.startswith("keboola_vectorizer.watch."))
+
+
+def test_writes_through_kbcstorage_change_the_organisation_and_emit_events(api: FakeStorageApi) -> None:
+    from kbcstorage.client import Client
+
+    client = Client(api.url, api.token_for(P1), file_storage_support=False)
+    table = f"in.c-shop-{P1}.customers"
+    client.tables.metadata.create(table, "user", [{"key": "KBC.description", "value": "Buyers"}],
+                                  [{"columnName": "email", "key": "KBC.description", "value": "Login"}])
+    client.configurations.create(TRANSFORMATION, "Weekly sales", description="Per week", configuration_id="77")
+    client.tables.delete(f"in.c-shop-{P1}.orders")
+    client.configurations.delete(TRANSFORMATION, f"{P1}7")
+    names = [e["event"] for e in client.tokens._get(f"{api.url}/v2/storage/events", params={"sortOrder": "asc"})]
+    assert names == ["storage.tableMetadataSet", "storage.tableMetadataSet", "storage.componentConfigurationCreated",
+                     "storage.tableDeleted", "storage.componentConfigurationDeleted"]
+    tables = {t["id"]: t for t in client.tables.list(include=["metadata", "columnMetadata"])}
+    assert f"in.c-shop-{P1}.orders" not in tables
+    assert tables[table]["metadata"][-1]["value"] == "Buyers"
+    assert tables[table]["columnMetadata"]["email"][-1]["value"] == "Login"
+    configs = [c["id"] for comp in client.components.list() for c in comp["configurations"]]
+    assert configs == ["77"]

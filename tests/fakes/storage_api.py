@@ -272,7 +272,14 @@ class FakeStorageApi:
                 self._send(handler, fault.status, body, headers)
                 return
 
-        status, body = self._route(method, path, query, token, project_id)
+        if method != "GET" and path.startswith(PREFIX + "/") and project_id is not None:
+            # Writes change the served organisation and emit their events (tests/fakes/storage_events.py).
+            length = int(handler.headers.get("Content-Length") or 0)
+            raw = handler.rfile.read(length) if length else b""
+            status, body = self.events.write(project_id, method, path[len(PREFIX) + 1:], raw,
+                                             handler.headers.get("Content-Type") or "")
+        else:
+            status, body = self._route(method, path, query, token, project_id)
         self._send(handler, status, body)
 
     def _route(
@@ -286,7 +293,7 @@ class FakeStorageApi:
         if project_id is None:
             return 401, _error_body("Invalid access token", "storage.tokenInvalid")
         if method != "GET":
-            return 405, _error_body(f"The fake Storage API serves GET only, not {method}", "methodNotAllowed")
+            return 405, _error_body(f"The fake Storage API does not serve {method} {path}", "methodNotAllowed")
 
         include = {part for value in query.get("include", []) for part in value.split(",") if part}
         route = path[len(PREFIX) + 1 :]
@@ -346,10 +353,11 @@ class FakeStorageApi:
 
     @staticmethod
     def _send(handler: _Handler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body, indent=1, ensure_ascii=False).encode("utf-8") + b"\n"
+        payload = b"" if status == 204 else json.dumps(body, indent=1, ensure_ascii=False).encode("utf-8") + b"\n"
         try:
             handler.send_response(status)
-            handler.send_header("Content-Type", "application/json; charset=utf-8")
+            if payload:  # a 204 (a delete) has no body and so no content type
+                handler.send_header("Content-Type", "application/json; charset=utf-8")
             handler.send_header("Content-Length", str(len(payload)))
             for name, value in (headers or {}).items():
                 handler.send_header(name, value)

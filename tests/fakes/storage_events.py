@@ -35,7 +35,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
-def _error(message: str, code: str) -> dict[str, Any]:
+def error_body(message: str, code: str) -> dict[str, Any]:
     return {"error": message, "code": code, "status": "error", "exceptionId": f"exception-{uuid.uuid4().hex[:16]}"}
 
 
@@ -61,14 +61,14 @@ class EventLog:
             max_id = int(one("maxId", "0") or 0)
             limit = int(one("limit", "100") or 100)
         except ValueError:
-            return 400, _error("sinceId, maxId and limit must be integers", "storage.validation")
+            return 400, error_body("sinceId, maxId and limit must be integers", "storage.validation")
         if not 1 <= limit <= MAX_LIMIT:
-            return 400, _error(f"limit must be between 1 and {MAX_LIMIT}", "storage.validation")
+            return 400, error_body(f"limit must be between 1 and {MAX_LIMIT}", "storage.validation")
         order = one("sortOrder", "desc")
         if order not in ("asc", "desc"):
-            return 400, _error("sortOrder must be asc or desc", "storage.validation")
+            return 400, error_body("sortOrder must be asc or desc", "storage.validation")
         own_only = not self._reads_all_events(project_id)
-        verify = self._read(project_id, "tokens-verify") or {}
+        verify = self.read(project_id, "tokens-verify") or {}
         matches = _query_matcher(one("q"))
         now = time.monotonic()
         with self._lock:
@@ -82,7 +82,7 @@ class EventLog:
         return 200, chosen[:limit]
 
     def _reads_all_events(self, project_id: int) -> bool:
-        verify = self._read(project_id, "tokens-verify") or {}
+        verify = self.read(project_id, "tokens-verify") or {}
         return bool(verify.get("isMasterToken") or verify.get("admin") or verify.get("canReadAllProjectEvents"))
 
     def all(self, project_id: int) -> list[dict[str, Any]]:
@@ -102,7 +102,7 @@ class EventLog:
         """Append one event (tests may also emit events that change nothing, e.g. noise)."""
         with self._lock:
             self._next_id += 1
-            branch = next((b.get("id") for b in self._read(project_id, "dev-branches") or []
+            branch = next((b.get("id") for b in self.read(project_id, "dev-branches") or []
                            if isinstance(b, dict) and b.get("isDefault")), None)
             record = {
                 "uuid": str(uuid.uuid4()), "id": str(self._next_id), "event": event, "component": "storage",
@@ -136,7 +136,7 @@ class EventLog:
 
     def create_table(self, project_id: int, bucket_id: str, name: str, columns: list[str],
                      primary_key: list[str] | None = None) -> dict[str, Any]:
-        bucket = next(b for b in self._read(project_id, "buckets") if b["id"] == bucket_id)
+        bucket = next(b for b in self.read(project_id, "buckets") if b["id"] == bucket_id)
         table_id = f"{bucket_id}.{name}"
         table = {"id": table_id, "name": name, "displayName": name, "primaryKey": list(primary_key or []),
                  "created": _now(), "lastImportDate": None, "lastChangeDate": _now(), "rowsCount": 0,
@@ -254,12 +254,18 @@ class EventLog:
         record["configurationId"] = str(configuration_id)
         return record
 
+    def write(self, project_id: int, method: str, route: str, raw: bytes, content_type: str) -> tuple[int, Any]:
+        """A Storage API write over HTTP (tests/fakes/storage_writes.py)."""
+        from tests.fakes.storage_writes import handle_write
+
+        return handle_write(self, project_id, method, route, raw, content_type)
+
     # --- files ---------------------------------------------------------------------------------
 
     def _path(self, project_id: int, stem: str) -> Path:
         return self._fake.root / str(project_id) / f"{stem}.json"
 
-    def _read(self, project_id: int, stem: str) -> Any:
+    def read(self, project_id: int, stem: str) -> Any:
         try:
             return json.loads(self._path(project_id, stem).read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -268,7 +274,7 @@ class EventLog:
     def _update(self, project_id: int, stem: str, change: Any) -> None:
         with self._lock:
             path = self._path(project_id, stem)
-            data = change(self._read(project_id, stem) or [])
+            data = change(self.read(project_id, stem) or [])
             tmp = path.with_name(path.name + ".tmp")
             tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
             os.replace(tmp, path)  # a request being served sees the old file or the new, never half
