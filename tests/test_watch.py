@@ -250,7 +250,6 @@ def test_stop_event_ends_a_running_watch(api: FakeStorageApi, tmp_path: Path, em
     assert not thread.is_alive()
 
 
-@pytest.mark.xfail(strict=True, reason="needs the two-hash change (issue-14): a payload-only change embeds today")
 def test_a_data_load_updates_the_payload_and_embeds_nothing(api: FakeStorageApi, tmp_path: Path,
                                                             embedder: object) -> None:
     qdrant = tmp_path / "qdrant"
