@@ -6,11 +6,11 @@ transport (what an assistant holds). The time is the client's: JSON-RPC framing,
 input validation, the engine (query embedding, Qdrant Edge, re-ranking) and the response budget.
 Sizes are the tool's text content in characters and estimated tokens (the server's own budget figures).
 
-The index: --qdrant-path (an existing one), else --snapshot DIR (default: the bundled sample
+The index: --qdrant-path (an existing one), else --snapshot DIR (default: the generated demo
 organisation) indexed with the real model into --workdir, or with --size N the stand-in index of about
 N documents that bench_search.py builds (real BM25, payloads and filters; stand-in dense vectors).
 
-    python scripts/bench_mcp.py                          # the bundled organisation
+    python scripts/bench_mcp.py                          # the generated demo organisation
     python scripts/bench_mcp.py --size 100000 --workdir /tmp/keboola-vectorizer-bench
 """
 
@@ -55,12 +55,13 @@ def build_index(args: argparse.Namespace) -> tuple[Path, str]:
 
         path, kind, _ = ensure_index(workdir, args.size)
         return path, kind
+    from keboola_vectorizer.demo_org.cache import demo_snapshot_dir
     from keboola_vectorizer.embedding.base import EmbeddingSettings, create_embedder
-    from keboola_vectorizer.keboola.snapshot import Snapshot, bundled_sample_org
+    from keboola_vectorizer.keboola.snapshot import Snapshot
     from keboola_vectorizer.pipeline import run_index
     from keboola_vectorizer.store.edge import EdgeStore
 
-    snapshot = Path(args.snapshot) if args.snapshot else bundled_sample_org()
+    snapshot = Path(args.snapshot) if args.snapshot else demo_snapshot_dir()
     root = workdir / f"mcp-{snapshot.name}"
     store = EdgeStore(root)
     try:
@@ -159,7 +160,7 @@ async def over_http(index: Path, calls: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--qdrant-path", help="An existing index to serve.")
-    parser.add_argument("--snapshot", help="Snapshot to index (default: the bundled sample organisation).")
+    parser.add_argument("--snapshot", help="Snapshot to index (default: the generated demo organisation).")
     parser.add_argument("--size", type=int, help="A stand-in index of about this many documents (bench_search).")
     parser.add_argument("--workdir", default="/tmp/keboola-vectorizer-bench")
     parser.add_argument("--calls", type=int, default=40, help="Calls per tool and transport.")
