@@ -334,9 +334,10 @@ def _emit_summary(data: dict[str, Any], as_json: bool) -> None:
         _print_json(data)
         return
     table = Table(title=f"Run summary — {data.get('collection')} ({data.get('embedder')})")
-    for column in ("extracted", "embedded", "skipped", "upserted", "deleted"):
-        table.add_column(column, justify="right")
-    table.add_row(*(str(data.get(c, 0)) for c in ("extracted", "embedded", "skipped", "upserted", "deleted")))
+    columns = ("extracted", "embedded", "skipped", "upserted", "deleted", "payload_updated")
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify="right")
+    table.add_row(*(str(data.get(c, 0)) for c in columns))
     stdout.print(table)
     seconds = ", ".join(f"{stage} {value:.2f}s" for stage, value in data["seconds"].items())
     stdout.print(f"Seconds per stage: {seconds}")
