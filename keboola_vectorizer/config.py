@@ -97,10 +97,13 @@ class Settings(BaseSettings):
     openai_timeout: float = Field(default=60.0, gt=0)
     openai_retry_deadline: float = Field(default=600.0, gt=0)
 
-    # The key HTTP clients of `mcp --transport http` (and `serve`) must send as a Bearer token.
+    # The key HTTP clients of `mcp --transport http` and `serve` must send as a Bearer token.
     kv_api_key: SecretStr | None = None
     # The size budget of one MCP tool response, in characters (~4 a token).
     kv_mcp_max_chars: int = Field(default=12_000, ge=1_000, le=200_000)
+    # For the CLI: a running search service (`serve`) that `search` asks instead of loading the model.
+    kv_service_url: str | None = None
+    kv_service_timeout: float = Field(default=30.0, gt=0)
 
     log_format: Literal["text", "json"] | None = None
     log_level: str = "INFO"
