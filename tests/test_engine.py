@@ -211,3 +211,16 @@ def test_server_backend_alias_switch_is_picked_up(mini_snapshot: Path, tmp_path:
         answer = engine.search("wind speed per station", limit=3)
         assert answer["generation"] != first and answer["results"][0]["id"] == f"{WEATHER}/table/in.c-meteo.wind"
         assert engine.status()["backend"] == "server"
+
+
+def test_index_copies_live_beside_the_store_and_dead_readers_copies_go(mini_index_copy: Path, embedder) -> None:
+    readers = mini_index_copy / ".readers"
+    readers.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    leftover = readers / f"kv-reader-{dead.stdout.strip()}-abc"
+    (leftover / "keboola-metadata").mkdir(parents=True)
+    with _engine(mini_index_copy, embedder) as warm:
+        assert warm.status()["exists"]
+        assert not leftover.exists()
+        assert [p.name.split("-")[2] for p in readers.iterdir()] == [str(os.getpid())]
+    assert list(readers.iterdir()) == []
