@@ -643,7 +643,7 @@ def concurrent_runs(lab: Lab) -> Outcome:
     out = Outcome("second and third `index` while one runs", "same QDRANT_PATH and collection")
     started = time.monotonic()
     with lab.scenario() as (env, openai, qdrant):
-        openai.inject(Fault.slow(15), at=1)  # holds the lock long enough for the others to start, even on a loaded machine
+        openai.inject(Fault.slow(15), at=1)  # holds the lock while others start, even when loaded
         with index_in_background(lab, env) as first:
             out.checks["first holds the lock"] = wait_for(lambda: openai.requests >= 1, 60)
             second = run(lab.index_args(), env)
