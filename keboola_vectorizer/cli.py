@@ -646,41 +646,30 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @app.command("eval")
 def eval_command(
-    questions: Annotated[Path, typer.Option("--questions", help="JSON Lines questions file.")],
+    questions: Annotated[Path | None, typer.Option("--questions", help="JSON Lines questions file.")] = None,
     mode: Annotated[Mode, typer.Option(help="Search mode to evaluate.")] = Mode.hybrid,
     boost: BoostOpt = False,
+    rankings: Annotated[Path | None, typer.Option("--rankings", help="Write each question's top 10 here "
+                                                  "(JSON Lines, for --compare).")] = None,
+    compare: Annotated[tuple[Path, Path] | None, typer.Option("--compare", help="Paired comparison of two "
+                                                              "--rankings files (BEFORE AFTER).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Recall@1/5/10, MRR@10 and nDCG@10 of search over a questions file."""
-    from keboola_vectorizer.evaluate import evaluate, load_questions
-    from keboola_vectorizer.search import ensure_searchable
-    from keboola_vectorizer.search import search as run_search
+    """Hit@k, recall@k (k = 1, 5, 10), MRR@10 and nDCG@10 with 95% intervals, by kind of object."""
+    from keboola_vectorizer.eval_cli import compare_command, run_eval
 
-    loaded = load_questions(questions)
+    if compare:
+        compare_command(compare[0], compare[1], as_json)
+        return
+    if questions is None:
+        raise ConfigError("eval needs --questions FILE (or --compare BEFORE AFTER)",
+                          "pass a JSON Lines questions file")
     store = _store()
     try:
-        ensure_searchable(store)
-        embedder = _lazy_embedder(store)
-
-        def ranker(query: str, filters: Any, limit: int) -> list[str]:
-            return [r.id for r in run_search(store, embedder, query, mode=mode.value, filters=filters,
-                                             limit=limit, boost=_boost(boost))]
-
-        result = evaluate(loaded, ranker)
+        run_eval(store, _lazy_embedder(store), questions, mode=mode.value, boost=_boost(boost),
+                 rankings=rankings, as_json=as_json)
     finally:
         store.close()
-    result["mode"] = mode.value
-    result["boost"] = boost
-    if as_json:
-        _print_json(result)
-        return
-    table = Table(title=f"Eval ({mode.value}{', boost' if boost else ''}, {result['queries']} queries)")
-    for key in ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"):
-        table.add_column(key, justify="right")
-    table.add_row(*(f"{result[k]:.3f}" for k in ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")))
-    stdout.print(table)
-    for miss in result["misses"]:
-        stdout.print(f"[yellow]miss[/] {miss['query']!r}: expected {miss['relevant']}, rank {miss['rank']}")
 
 
 @app.command()
