@@ -42,6 +42,12 @@ def generate(docs: list[tuple[str, dict[str, Any]]], per_class: int, seed: int) 
         if payload.get("kind") in ("table", "configuration"):
             by_name[typed(str(payload.get("name") or ""))].append(doc_id)
     names = {doc_id: typed(str(p.get("name") or "")) for doc_id, p in docs}
+    payloads = dict(docs)
+
+    def union(same: list[str], key: str) -> list[str]:
+        """Several tables may share a name: the question then asks about all of them."""
+        return sorted({str(d) for doc in same for d in payloads[doc].get(key) or []})
+
     classes: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for doc_id, payload in docs:
         kind, name = payload.get("kind"), names[doc_id]
@@ -54,10 +60,10 @@ def generate(docs: list[tuple[str, dict[str, Any]]], per_class: int, seed: int) 
             classes["kind named"].append({"query": f"the {word} {name}", "relevant": same})
         if kind == "table" and payload.get("produced_by"):
             classes["lineage upstream"].append({"query": f"what produces the {name} table",
-                                                "relevant": list(payload["produced_by"])})
+                                                "relevant": union(same, "produced_by")})
         if kind == "table" and payload.get("consumed_by"):
             classes["lineage downstream"].append({"query": f"which configurations read {name}",
-                                                  "relevant": list(payload["consumed_by"])})
+                                                  "relevant": union(same, "consumed_by")})
         for task in payload.get("flow_tasks") or []:
             if names.get(task):
                 classes["flow"].append({"query": f"which flow runs {names[task]}", "relevant": [doc_id],

@@ -37,11 +37,20 @@ def project_evidence(ranked: list[Hit], weight: float, notes: dict[str, dict]) -
         notes.setdefault(hit.document_id, {})["project_evidence"] = round(factor, 4)
 
 
-def flow_credit(ranked: list[Hit], share: float, notes: dict[str, dict]) -> None:
-    """A flow gains `share` of the best-scoring candidate it runs."""
+def flow_credit(ranked: list[Hit], share: float, anchors: list[Hit], lead: float,
+                notes: dict[str, dict]) -> None:
+    """A flow gains `share` of the best-scoring candidate it runs; a flow that runs a configuration the
+    question names (an anchor) goes right above that configuration."""
     by_id = {hit.document_id: hit.score for hit in ranked}
+    anchor_score = {hit.document_id: hit.score for hit in anchors}
     for hit in ranked:
         tasks = hit.payload.get("flow_tasks") or []
+        named = [(anchor_score[t], t) for t in tasks if t in anchor_score]
+        if named:
+            score, task = max(named)
+            hit.score = max(hit.score, score * lead)
+            notes.setdefault(hit.document_id, {})["runs"] = task
+            continue
         runs = [(by_id[t], t) for t in tasks if t in by_id]
         if runs:
             score, task = max(runs)
@@ -49,26 +58,29 @@ def flow_credit(ranked: list[Hit], share: float, notes: dict[str, dict]) -> None
             notes.setdefault(hit.document_id, {})["runs"] = task
 
 
-def lineage_answers(ranked: list[Hit], anchor: Hit, direction: str, lead: float,
+def lineage_answers(ranked: list[Hit], anchors: list[Hit], direction: str, lead: float,
                     fetch: Callable[[list[str]], list[Hit]], notes: dict[str, dict]) -> list[Hit]:
-    """Put the anchor table's producers (upstream) or consumers (downstream) right above it."""
+    """Put the anchor tables' producers (upstream) or consumers (downstream) right above them."""
     field = "produced_by" if direction == "upstream" else "consumed_by"
-    wanted = [str(d) for d in anchor.payload.get(field) or []]
+    wanted: dict[str, Hit] = {}
+    for anchor in anchors:
+        for doc_id in anchor.payload.get(field) or []:
+            wanted.setdefault(str(doc_id), anchor)
     if not wanted:
         return ranked
     present = {hit.document_id: hit for hit in ranked}
-    missing = [d for d in wanted if d not in present]
+    missing = sorted(d for d in wanted if d not in present)
     for hit in fetch(missing) if missing else []:
         hit.score = 0.0
         present[hit.document_id] = hit
         ranked.append(hit)
     top_own = max((present[d].score for d in wanted if d in present), default=0.0) or 1.0
-    for position, doc_id in enumerate(wanted):
+    verb = "produces" if direction == "upstream" else "reads"
+    for doc_id, anchor in wanted.items():
         hit = present.get(doc_id)
         if hit is None:
             continue
-        # Above the anchor, in their own order (ties: the order the index records them in).
-        hit.score = anchor.score * lead * (1.0 + 0.01 * hit.score / top_own) - 1e-9 * position
-        notes.setdefault(doc_id, {})["lineage"] = f"{'produces' if direction == 'upstream' else 'reads'} " \
-                                                  f"{anchor.payload.get('table_id') or anchor.document_id}"
+        # Above the anchor, in their own order.
+        hit.score = anchor.score * lead * (1.0 + 0.01 * hit.score / top_own)
+        notes.setdefault(doc_id, {})["lineage"] = f"{verb} {anchor.payload.get('table_id') or anchor.document_id}"
     return ranked

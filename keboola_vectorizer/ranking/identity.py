@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from typing import Any
 
-from keboola_vectorizer.ranking.intent import KIND_WORDS
+from keboola_vectorizer.ranking.intent import KIND_WORDS, QUESTION_WORDS
 from keboola_vectorizer.ranking.words import content_words, is_code_like, words
 
 EXACT = 1.0  # the question is the name (kind words and function words aside), or holds the object's id
@@ -44,7 +44,7 @@ class IdentityMatcher:
     def __init__(self, query: str, payloads: list[dict[str, Any]]) -> None:
         self.raw = query.lower()
         self.query_words = set(words(query))
-        self.query_sequence = content_words(query, KIND_WORDS)
+        self.query_sequence = content_words(query, QUESTION_WORDS)
         self.query_content = set(self.query_sequence)
         names = [set(name_words(p)) for p in payloads]
         frequency = Counter(w for name in names for w in name)

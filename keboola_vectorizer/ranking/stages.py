@@ -21,7 +21,7 @@ PARTS = ("column", "configuration_row")
 
 @dataclass(frozen=True)
 class Ranking:
-    part_decay: float = 0.5  # each further matching column adds this much less to its table
+    part_decay: float = 0.0  # further matching columns add part_decay**i of theirs to the table (0: best only)
     whole_leads: bool = True  # a table is never behind its own best column
     identity_weight: float = 1.0  # x strength x the top score
     kind_prior: float = 0.3
@@ -33,6 +33,14 @@ class Ranking:
 
 BASELINE = Ranking(part_decay=0.0, whole_leads=False, identity_weight=0.0, kind_prior=0.0, flow_share=0.0,
                    project_weight=0.0, lineage_lead=0.0)
+
+
+def _named(ranked: list[Hit], identity: dict[str, float], minimum: float,
+           wanted: Callable[[Hit], bool]) -> list[Hit]:
+    """The `wanted` objects the question names most clearly (several when several share the name)."""
+    found = [h for h in ranked if wanted(h) and identity.get(h.document_id, 0.0) >= minimum]
+    strongest = max((identity[h.document_id] for h in found), default=None)
+    return [h for h in found if identity[h.document_id] == strongest]
 
 
 def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list[str]], list[Hit]],
@@ -66,12 +74,12 @@ def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list
                 hit.score *= 1.0 + ranking.kind_prior
                 notes.setdefault(hit.document_id, {})["kind_intent"] = matched[0]
     if ranking.flow_share > 0 and "flow" in intent.kinds:
-        evidence.flow_credit(ranked, ranking.flow_share, notes)
+        anchors = _named(ranked, identity, ranking.anchor_min, lambda h: h.payload.get("kind") == "configuration"
+                         and h.payload.get("component_type") != "flow")
+        evidence.flow_credit(ranked, ranking.flow_share, anchors, ranking.lineage_lead, notes)
     evidence.project_evidence(ranked, ranking.project_weight, notes)
     if ranking.lineage_lead > 0 and intent.lineage:
-        anchors = [h for h in ranked if h.payload.get("kind") == "table"
-                   and identity.get(h.document_id, 0.0) >= ranking.anchor_min]
+        anchors = _named(ranked, identity, ranking.anchor_min, lambda h: h.payload.get("kind") == "table")
         if anchors:
-            anchor = max(anchors, key=lambda h: (identity[h.document_id], h.score, h.document_id))
-            ranked = evidence.lineage_answers(ranked, anchor, intent.lineage, ranking.lineage_lead, fetch, notes)
+            ranked = evidence.lineage_answers(ranked, anchors, intent.lineage, ranking.lineage_lead, fetch, notes)
     return sorted(ranked, key=lambda h: (-h.score, h.document_id)), intent
