@@ -480,7 +480,12 @@ def _render_results(results: list[Any], as_json: bool, title: str) -> None:
     if not results:
         stdout.print("No results.")
         return
+    from keboola_vectorizer.ranking.confidence import explain_line, no_good_match
+
     stdout.print(f"[bold]{_safe(title)}[/]")
+    warning = no_good_match(results[0].confidence)
+    if warning:
+        stdout.print(f"[yellow]{_safe(warning)}[/]", soft_wrap=True, highlight=False)
     # One block per result rather than a table: ids and links must stay whole to be clickable/copyable.
     for position, result in enumerate(results, start=1):
         stdout.print(f"\n[bold]{position}. {_safe(result.name)}[/]  [cyan]{_safe(result.kind)}[/]  "
@@ -489,6 +494,8 @@ def _render_results(results: list[Any], as_json: bool, title: str) -> None:
         if result.snippet:
             stdout.print(f"   {_safe(result.snippet)}", soft_wrap=True, highlight=False)
         stdout.print(f"   [dim]{_safe(result.id)}[/]", soft_wrap=True, highlight=False)
+        if result.explain is not None:
+            stdout.print(f"   [dim]why: {_safe(explain_line(result.explain))}[/]", soft_wrap=True, highlight=False)
         url = str(result.url).translate(_CONTROL_CHARS)
         stdout.print(Text.assemble("   ", Text(url, style=Style(link=url))), soft_wrap=True, highlight=False)
 
@@ -504,6 +511,8 @@ def search(
     mode: Annotated[Mode, typer.Option(help="hybrid (dense + BM25, fused), dense or sparse.")] = Mode.hybrid,
     limit: LimitOpt = 10,
     boost: BoostOpt = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Show why each result ranks (ranks, matched "
+                                          "column, boosts).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
     """Find tables, columns, configurations and flows by meaning."""
@@ -518,7 +527,7 @@ def search(
     try:
         ensure_searchable(store)
         results = run_search(store, _lazy_embedder(store), query, mode=mode.value,
-                             filters=filters, limit=limit, boost=_boost(boost))
+                             filters=filters, limit=limit, boost=_boost(boost), explain=explain)
     finally:
         _close_after_reading(store)
         _audit_search(query, mode.value, filters, limit, results, time.perf_counter() - started)

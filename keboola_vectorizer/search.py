@@ -26,7 +26,7 @@ from keboola_vectorizer.embedding import sparse
 from keboola_vectorizer.embedding.base import Embedder
 from keboola_vectorizer.errors import EmptyIndexError
 from keboola_vectorizer.ranking import stages
-from keboola_vectorizer.ranking.confidence import explanation, match_confidence
+from keboola_vectorizer.ranking.confidence import explanation, match_confidence, word_coverage
 from keboola_vectorizer.ranking.fusion import candidates, rank_positions
 from keboola_vectorizer.ranking.stages import Ranking
 from keboola_vectorizer.store.base import (
@@ -237,7 +237,8 @@ def search(store: VectorStore, embedder: Callable[[], Embedder], query: str, *,
     for hit in ranked:
         result = to_result(Hit(hit.document_id, hit.score, payloads.get(hit.document_id, hit.payload)), query)
         note = notes.get(hit.document_id, {})
-        result.confidence = match_confidence(note, notes)
+        text = str(payloads.get(hit.document_id, {}).get("text") or "")
+        result.confidence = match_confidence(note, notes, word_coverage(query, text))
         if explain:
             result.explain = explanation(note, notes)
         results.append(result)

@@ -25,6 +25,22 @@ def rank_positions(hits: list[Hit]) -> dict[str, int]:
     return ranks
 
 
+def settled(hits: list[Hit], requested: int, pool: int) -> list[Hit]:
+    """The best `pool` hits, the same whatever order the store breaks ties in.
+
+    Which of many equal scores (BM25 gives dozens of columns the same score) fill the last places of a
+    full list depends on where points sit in the segments, which depends on upsert timing. So a full
+    list loses its last group of equal scores (it may continue past the list), and what remains is
+    cut at `pool` by (score, id). The store is asked for more than `pool` so the cut rarely bites.
+    """
+    ordered = sorted(hits, key=lambda h: (-h.score, h.document_id))
+    if len(ordered) >= requested and ordered:
+        boundary = ordered[-1].score
+        kept = [h for h in ordered if h.score != boundary]
+        ordered = kept or ordered  # one score throughout: nothing to settle on
+    return ordered[:pool]
+
+
 def fuse(lists: dict[str, list[Hit]], weights: dict[str, float], rrf_k: int,
          notes: dict[str, dict]) -> list[Hit]:
     """Weighted RRF over named ranked lists; notes record each list's rank (1-based) and raw score."""
@@ -51,10 +67,11 @@ def candidates(store: VectorStore, vectors: QueryVectors, mode: SearchMode, filt
             return sorted(hits, key=lambda h: (-h.score, h.document_id))
         return fuse({mode: hits}, {mode: 1.0}, params.rrf_k, notes)
     lists: dict[str, list[Hit]] = {}
+    requested = pool + pool // 2
     if mode in ("dense", "hybrid") and vectors.dense is not None:
-        lists["dense"] = store.query(QueryVectors(vectors.dense, None), "dense", filters, pool, params,
-                                     fields=fields)
+        lists["dense"] = settled(store.query(QueryVectors(vectors.dense, None), "dense", filters, requested, params,
+                                             fields=fields), requested, pool)
     if mode in ("sparse", "hybrid") and vectors.sparse is not None and vectors.sparse.indices:
-        lists["sparse"] = store.query(QueryVectors(None, vectors.sparse), "sparse", filters, pool, params,
-                                      fields=fields)
+        lists["sparse"] = settled(store.query(QueryVectors(None, vectors.sparse), "sparse", filters, requested,
+                                              params, fields=fields), requested, pool)
     return fuse(lists, {"dense": params.dense_weight, "sparse": params.sparse_weight}, params.rrf_k, notes)
