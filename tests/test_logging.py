@@ -21,9 +21,10 @@ from keboola_vectorizer.logging_setup import RUN_ID, configure_logging, context,
 from keboola_vectorizer.metrics import Metrics, reset_metrics
 from keboola_vectorizer.pipeline import run_index
 from keboola_vectorizer.store.edge import EdgeStore
-from tests.conftest import copy_snapshot
+from tests.conftest import DEMO, SMALL, copy_snapshot
 
-PROJECT = 9002
+PROJECT = SMALL  # the demo organisation's sandbox project
+DOCS = DEMO.project(SMALL).total
 TOKEN = "9002-424242-ThisIsTheSecretStorageToken"
 probe = logging.getLogger("keboola_vectorizer.tests.probe")
 
@@ -103,7 +104,7 @@ def test_json_lines_carry_run_id_project_and_stage(capsys: pytest.CaptureFixture
     assert {(line["project_id"], line["stage"], line["level"]) for line in upserts} == {
         (PROJECT, "upsert", "warning")}
     [done] = [line for line in lines if line["message"].startswith(f"project {PROJECT} indexed")]
-    assert (done["project_id"], done["extracted"], done["embedded"], done["skipped"]) == (PROJECT, 24, 24, 0)
+    assert (done["project_id"], done["extracted"], done["embedded"], done["skipped"]) == (PROJECT, DOCS, DOCS, 0)
     assert "stage" not in done
     assert {"ts", "level", "logger", "message", "run_id"} <= set(done)
     assert log_context() == {}  # nothing leaks out of the run

@@ -91,6 +91,7 @@ def test_pipeline_memory_is_flat_from_one_to_five_organisations(tmp_path: Path) 
     gen = _gen_snapshot()
     small = gen.generate(tmp_path / "small", 2100)
     large = gen.generate(tmp_path / "large", 10500)
+    assert abs(small - 2100) < 200 and abs(large - 10500) < 200
     _peak_bytes(tmp_path / "small")  # one-off caches (BM25 encoder, regexes) are not per document
     small_peak, small_points = _peak_bytes(tmp_path / "small")
     large_peak, large_points = _peak_bytes(tmp_path / "large")

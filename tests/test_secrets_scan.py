@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import copy_snapshot
+from tests.conftest import SMALL, copy_snapshot
 from tests.fakes.http_json import send_json
 from tests.fakes.openai_server import FakeOpenAI, Fault
 from tests.fakes.storage_api import FakeStorageApi
 from tests.fault_scenarios import clean_env, run
 
-PROJECT = 9002
+PROJECT = SMALL  # the demo sandbox project
 # Each secret carries a distinctive core: a leak of the core (a partial or re-encoded secret) counts too.
 KBC_TOKEN = "9002-481337-KbcSecretCore7f3a9cD1e5b0aa42"
 KBC_TOKEN_FILE = "9002-481338-KbcFileSecretCore2b4d6f8a0c"
@@ -149,9 +149,9 @@ def test_no_secret_in_any_output(world: World) -> None:
     world.cli("extract verbose", ["--verbose", "extract", "--out", str(root / "extracted")])
     world.cli("index json+verbose", ["--verbose", "index", "--provider", "openai", "--json",
                                      "--keep-snapshot", str(root / "kept")])
-    world.cli("search json", ["search", "twilio sms", "--json"])
-    world.cli("search text verbose", ["--verbose", "search", "twilio sms"])
-    world.cli("similar", ["similar", "9002/table/out.c-campaign-executer.sms_campaign", "--json"])
+    world.cli("search json", ["search", "euro exchange rates", "--json"])
+    world.cli("search text verbose", ["--verbose", "search", "euro exchange rates"])
+    world.cli("similar", ["similar", f"{PROJECT}/table/in.c-reference.exchange_rates", "--json"])
     world.cli("status json", ["status", "--json"])
     world.cli("documents", ["documents", "--snapshot", str(root / "kept")])
     world.cli("embed", ["--verbose", "embed", "--snapshot", str(root / "kept"), "--full",
