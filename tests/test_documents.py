@@ -58,9 +58,9 @@ def _plant_secrets(node: Any, planted: list[str]) -> None:
     ("out.c-crm", "out crm"),
     ("out.c-crm.customer_churnMonthly", "out crm customer churn monthly"),
     ("keboola.ex-google-ads", "keboola ex google ads"),
-    ("GA4EventTable", "ga4 event table"),
-    ("IS_FIRST_PURCHASE", "is first purchase"),
-    ("AdGroupPerformance_Daily_Report", "ad group performance daily report"),
+    ("GA4SessionStats", "ga4 session stats"),
+    ("IS_REPEAT_BUYER", "is repeat buyer"),
+    ("CampaignSpend_Weekly_Rollup", "campaign spend weekly rollup"),
 ])
 def test_split_identifier(identifier: str, words: str) -> None:
     assert split_identifier(identifier).lower() == words

@@ -50,7 +50,7 @@ def test_doctor_checks_keboola_tokens(indexed: dict[str, str], storage_api: Fake
     good = run_cli("doctor", "--json", env={**indexed, "KBC_STORAGE_API_URL": storage_api.url,
                                             "KBC_STORAGE_TOKEN": storage_api.token_for(SMALL)})
     assert good.returncode == 0, good.stdout + good.stderr
-    assert "GenAI Messaging Campaign" in good.stdout
+    assert DEMO.project(SMALL).name in good.stdout
     bad = run_cli("doctor", "--json", env={**indexed, "KBC_STORAGE_API_URL": storage_api.url,
                                            "KBC_STORAGE_TOKEN": "9002-000-not-a-token"})
     assert bad.returncode == 1

@@ -304,7 +304,7 @@ def test_server_backend_ranks_like_edge(store: EdgeStore, index: dict[str, Any])
                                    SparseVector(vectors["bm25"]["indices"], vectors["bm25"]["values"]), hit.payload))
     server.upsert(records)
     assert server.newest_change() == store.newest_change()
-    for query, boost in (("pipedrive deal value and currency", None), ("linkedin ads data source", Boost())):
+    for query, boost in ((DEALS_QUERY, None), ("gong call recordings data source", Boost())):
         for mode in ("hybrid", "sparse"):
             on_edge = [r.id for r in run_search(store, index, query, mode=mode, limit=3, boost=boost)]
             on_server = [r.id for r in run_search(server, index, query, mode=mode, limit=3, boost=boost)]
