@@ -35,10 +35,10 @@ def test_index_and_search_with_openai(openai_env: dict[str, str], fake_openai: F
     assert store.meta().dimension == 1536
     store.close()
     # Search embeds the query with the collection's own provider, whatever EMBEDDING_PROVIDER says.
-    found = run_cli("search", "twilio sms campaign", "--json", env=openai_env)
+    found = run_cli("search", "newsletter campaign", "--json", env=openai_env)
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout)
-    assert fake_openai.inputs == 49
+    assert fake_openai.inputs == PAIR_DOCS + 1
 
 
 def test_dimensions_option_and_switching_model_needs_rebuild(openai_env: dict[str, str]) -> None:

@@ -71,7 +71,7 @@ def test_snapshot_create_list_restore_round_trip(indexed: dict[str, str], tmp_pa
     store = EdgeStore(env["QDRANT_PATH"])
     before = store.content_hashes()
     store.delete(list(before)[:5])
-    assert store.count() == 19
+    assert store.count() == SMALL_DOCS - 5
     store.close()
     restored = run_cli("snapshot", "restore", info["name"], "--json", env=env)
     assert restored.returncode == 0, restored.stderr
@@ -89,7 +89,7 @@ def test_damaged_snapshot_is_refused_and_current_index_kept(indexed: dict[str, s
     info = store.create_snapshot()
     manifest = root / "keboola-metadata.snapshots" / info.name / "manifest.json"
     data = json.loads(manifest.read_text())
-    data["points"] = 25
+    data["points"] = SMALL_DOCS + 1
     manifest.write_text(json.dumps(data))
     generation = store.generation
     with pytest.raises(StoreError, match=f"holds {SMALL_DOCS} points"):
