@@ -27,7 +27,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,6 +75,7 @@ from keboola_vectorizer.store.base import (
     BOOST_DEFAULTS,
     DATETIME_FIELDS,
     DENSE_VECTOR,
+    HASH_FIELDS,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     SPARSE_VECTOR,
@@ -88,10 +89,12 @@ from keboola_vectorizer.store.base import (
     SearchFilters,
     SearchMode,
     SnapshotInfo,
+    StoredHashes,
     hashes_digest,
     normalise_datetime,
     payload_selection,
     point_id,
+    stored_hashes_of,
 )
 
 log = logging.getLogger(__name__)
@@ -432,16 +435,32 @@ class EdgeStore:
         self._open().update(UpdateOperation.delete_points([point_id(d) for d in document_ids]))
         self._wrote = True
 
+    def set_payload(self, payloads: Mapping[str, dict[str, Any]]) -> None:
+        self._update_payloads(payloads, UpdateOperation.set_payload)
+
+    def overwrite_payload(self, payloads: Mapping[str, dict[str, Any]]) -> None:
+        self._update_payloads(payloads, UpdateOperation.overwrite_payload)
+
+    def _update_payloads(self, payloads: Mapping[str, dict[str, Any]], operation: Any) -> None:
+        if not payloads:
+            return
+        shard = self._open()
+        # Only stored points: a payload operation on a missing id must not create a vectorless point.
+        stored = {hit.document_id for hit in self.retrieve(list(payloads), fields=[])}
+        for document_id in stored:
+            shard.update(operation([point_id(document_id)], {**payloads[document_id], "document_id": document_id}))
+        self._wrote = self._wrote or bool(stored)
+
     # -- reads ------------------------------------------------------------------------------
 
     def content_hashes(self, project_id: int | None = None) -> dict[str, str]:
+        return {doc_id: hashes.content_hash for doc_id, hashes in self.stored_hashes(project_id).items()}
+
+    def stored_hashes(self, project_id: int | None = None) -> dict[str, StoredHashes]:
         if self.meta() is None:
             return {}
         filters = SearchFilters(project_ids=[project_id]) if project_id is not None else None
-        hashes: dict[str, str] = {}
-        for hit in self._scroll(filters, ["document_id", "content_hash"], batch=2000):
-            hashes[hit.document_id] = str(hit.payload.get("content_hash", ""))
-        return hashes
+        return {hit.document_id: stored_hashes_of(hit) for hit in self._scroll(filters, HASH_FIELDS, batch=2000)}
 
     def _scroll(self, filters: SearchFilters | None, payload: bool | list[str],
                 batch: int) -> Iterator[Hit]:
