@@ -28,7 +28,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "keboola_vectorizer.cli"]
 KILL_HELPER = [sys.executable, "-m", "tests.kill_helper"]
-BATCH = 6  # five embed/upsert batches per run over the demo sandbox project (29 documents)
+BATCH = 8  # four embed/upsert batches per run over the demo sandbox project (29 documents)
 # Short timeouts and deadlines so that a "slow" or "down" fault is decided in seconds, not minutes.
 FAST_ENV = {"KBC_TIMEOUT": "2", "KBC_RETRY_DEADLINE": "20", "OPENAI_TIMEOUT": "2",
             "OPENAI_RETRY_DEADLINE": "20", "KV_LOCK_TIMEOUT": "0"}
@@ -148,6 +148,7 @@ class Lab:
         self.root = root
         self.project = SMALL  # the demo organisation's sandbox: a whole project in a few batches
         self.documents = DEMO.project(SMALL).total
+        assert -(-self.documents // BATCH) == 4, "the scenarios count four batches per run"
         self.org = copy_snapshot(root / "org", [self.project])
         self.api = FakeStorageApi(self.org).start()
         self.token = self.api.token_for(self.project)
