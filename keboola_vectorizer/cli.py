@@ -162,7 +162,7 @@ def _project_sources(projects_config: Path | None) -> list[Any]:
         raise error_type(
             f"{missing} is not set, so there is no Keboola project to extract",
             "set KBC_STORAGE_API_URL and KBC_STORAGE_TOKEN, pass --projects-config FILE, "
-            "or index a saved snapshot with --snapshot DIR (--sample for the bundled demo)",
+            "or index a saved snapshot with --snapshot DIR (--sample for the generated demo organisation)",
         )
     return sources_from_env(settings.kbc_storage_api_url, token)
 
@@ -250,10 +250,12 @@ def _print_counts(data: dict[str, Any]) -> None:
 # -- index / embed / upsert ------------------------------------------------------------------------
 
 def _open_snapshot(snapshot: Path | None, sample: bool) -> Any:
-    from keboola_vectorizer.keboola.snapshot import Snapshot, bundled_sample_org
+    from keboola_vectorizer.keboola.snapshot import Snapshot
 
     if sample:
-        return Snapshot(bundled_sample_org())
+        from keboola_vectorizer.demo_org import demo_snapshot_dir
+
+        return Snapshot(demo_snapshot_dir())
     if snapshot is None:
         raise ConfigError("no snapshot given", "pass --snapshot DIR or --sample")
     opened = Snapshot(snapshot)
@@ -274,9 +276,10 @@ ProviderOpt = Annotated[str | None, typer.Option("--provider", help="Embedding p
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Embedding model (env EMBEDDING_MODEL).")]
 DimensionsOpt = Annotated[int | None, typer.Option("--dimensions", min=1, help="Output dimensions "
                                                    "(OpenAI text-embedding-3 models).")]
-SnapshotOpt = Annotated[Path | None, typer.Option("--snapshot", help="Snapshot directory (sample-org "
-                                                  "layout) instead of a live extract.")]
-SampleOpt = Annotated[bool, typer.Option("--sample", help="Use the bundled sample organisation.")]
+SnapshotOpt = Annotated[Path | None, typer.Option("--snapshot", help="Snapshot directory (as `extract` "
+                                                  "writes it) instead of a live extract.")]
+SampleOpt = Annotated[bool, typer.Option("--sample", help="Use the generated demo organisation (written "
+                                         "once into the user cache, or KV_DEMO_ORG_DIR).")]
 
 
 @app.command()

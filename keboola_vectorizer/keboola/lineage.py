@@ -92,7 +92,7 @@ def build_lineage(project_id: int, components: list[dict[str, Any]],
             for table_id in mapping_outputs(holder):
                 lineage.add_writes(doc, table_id)
     # Extractors without an output mapping write to their default bucket, named after the component
-    # and configuration (`in.c-keboola-ex-google-ads-162346262`): a table read from such a bucket
+    # and configuration (`in.c-keboola-ex-google-ads-595284277`): a table read from such a bucket
     # with no other known producer comes from that configuration.
     default_buckets = {default_bucket(str(component.get("id")), str(configuration.get("id"))):
                        configuration_doc_id(project_id, str(component.get("id")), str(configuration.get("id")))
