@@ -1,0 +1,123 @@
+"""Shapes the real Storage API sends (tests/fixtures/real_shapes, written for this project): legacy
+orchestrations and transformations, schedulers, variables, aliases, typed tables, dev branches,
+conditional flows, deleted configurations and credentials outside `#` keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from keboola_vectorizer.keboola.documents import Document, project_documents
+from keboola_vectorizer.keboola.models import Component, Table
+from keboola_vectorizer.keboola.snapshot import Snapshot
+from keboola_vectorizer.keboola.text import names_secret
+
+FIXTURE = Path(__file__).parent / "fixtures" / "real_shapes"
+P = "7101"
+
+
+@pytest.fixture(scope="module")
+def docs() -> dict[str, Document]:
+    return {d.id: d for project in Snapshot(FIXTURE).iter_projects() for d in project_documents(project)}
+
+
+def test_models_tolerate_loose_shapes() -> None:
+    components = [Component.model_validate(c) for c in json.loads((FIXTURE / P / "components.json").read_text())]
+    empty = next(c for comp in components for c in comp.configurations if c.id == "5503")
+    assert empty.configuration == {} and empty.rows == []
+    tables = [Table.model_validate(t) for t in json.loads((FIXTURE / P / "tables.json").read_text())]
+    mirror = next(t for t in tables if t.is_alias)
+    assert mirror.column_metadata == {} and mirror.source_table and mirror.source_table.project.id == "7101"
+
+
+def test_legacy_orchestrator_is_a_flow_with_tasks_and_phases(docs: dict[str, Document]) -> None:
+    legacy = docs[f"{P}/configuration/orchestrator/7701"]
+    assert legacy.payload["component_type"] == "flow"
+    assert legacy.payload["flow_tasks"] == [f"{P}/configuration/keboola.ex-ftp/5501",
+                                            f"{P}/configuration/transformation/6601"]
+    assert "Phase Pull: Harbour FTP drop (FTP)" in legacy.text
+    assert "Phase Crunch: Fee rollup (legacy) (Transformations) (disabled)" in legacy.text
+    assert "/orchestrations/7701" in legacy.payload["url"]
+
+
+def test_flow_structure(docs: dict[str, Document]) -> None:
+    flow = docs[f"{P}/configuration/keboola.orchestrator/7801"]
+    lines = flow.text.splitlines()
+    assert lines.index("Phase Pull: Harbour FTP drop (FTP)") < next(
+        i for i, line in enumerate(lines) if line.startswith("Phase Crunch — Roll fees up:"))  # run order
+    assert "adhoc (disabled; continues on failure; inline configuration: folder: night-drop)" in flow.text
+    assert flow.payload["flow_tasks"] == [f"{P}/configuration/keboola.ex-ftp/5501",
+                                          f"{P}/configuration/keboola.snowflake-transformation/6701"]
+    conditional = docs[f"{P}/configuration/keboola.flow/7901"].text
+    assert "Phase Pull — Fetch the FTP drop: Harbour FTP drop (FTP) (retries 4 times)" in conditional
+    assert "if phase Pull status EQUALS error go to Alert; then Crunch" in conditional
+    assert "notification Harbour run failed: Check the drop (by email)" in conditional
+
+
+def test_scheduler_and_variables(docs: dict[str, Document]) -> None:
+    schedule = docs[f"{P}/configuration/keboola.scheduler/8801"]
+    assert "Schedule: runs on cron 15 2 * * * (Europe/Lisbon); enabled; target Conditional harbour flow (Flow)" \
+        in schedule.text
+    assert schedule.payload["schedule_target"] == f"{P}/configuration/keboola.flow/7901"
+    assert "berth_rate" in docs[f"{P}/configuration/keboola.variables/8901"].text
+    assert "value: 17" in docs[f"{P}/configuration_row/keboola.variables/8901/8902"].text
+
+
+def test_legacy_and_new_transformations_read_alike(docs: dict[str, Document]) -> None:
+    row = docs[f"{P}/configuration_row/transformation/6601/6602"]
+    assert row.text.startswith("Sum berth fees: row of transformation configuration")
+    assert "backend snowflake" in row.text and 'SUM("berth_fee")' in row.text
+    assert row.payload["inputs"] == ["in.c-ledger.invoices"] and row.payload["outputs"] == ["out.c-reports.fee_totals"]
+    legacy = docs[f"{P}/configuration/transformation/6601"].payload
+    new = docs[f"{P}/configuration/keboola.snowflake-transformation/6701"].payload
+    assert legacy["inputs"] == new["inputs"] and legacy["outputs"] == new["outputs"]
+    totals = docs[f"{P}/table/out.c-reports.fee_totals"].payload
+    assert totals["produced_by"] == [f"{P}/configuration/transformation/6601",
+                                     f"{P}/configuration/keboola.snowflake-transformation/6701"]
+
+
+def test_alias_typed_and_basetype_columns(docs: dict[str, Document]) -> None:
+    mirror = docs[f"{P}/table/in.c-ledger.invoices_mirror"]
+    assert "Alias of table in.c-ledger.invoices" in mirror.text
+    assert "Berth fees invoiced per vessel call" in mirror.text and "vessel VARCHAR" in mirror.text
+    assert mirror.payload["alias_of"] == "in.c-ledger.invoices"
+    assert docs[f"{P}/table/in.c-ledger.invoices"].payload["aliases"] == ["in.c-ledger.invoices_mirror"]
+    typed = docs[f"{P}/column/out.c-reports.fee_totals.vessel"]
+    assert "Type: VARCHAR(64) (STRING)" in typed.text
+    assert docs[f"{P}/table/out.c-reports.fee_totals"].payload["primary_key"] == ["vessel"]
+    assert "Type: NUMERIC" in docs[f"{P}/column/in.c-ledger.invoices.berth_fee"].text
+
+
+def test_dev_branch_objects_say_their_branch(docs: dict[str, Document]) -> None:
+    for doc_id in (f"{P}/bucket/in.c-880-ledger", f"{P}/table/in.c-880-ledger.invoices",
+                   f"{P}/column/in.c-880-ledger.invoices.invoice_no"):
+        doc = docs[doc_id]
+        assert doc.payload["branch_id"] == "880" and doc.payload["branch_kind"] == "dev"
+        assert "Development branch tide-fix (branch id 880)" in doc.text
+    assert "branch_id" not in docs[f"{P}/table/in.c-ledger.invoices"].payload
+
+
+def test_deleted_configurations_make_no_document_and_change_descriptions_are_read(docs: dict[str, Document]) -> None:
+    assert f"{P}/configuration/keboola.ex-ftp/5502" not in docs
+    ftp = docs[f"{P}/configuration/keboola.ex-ftp/5501"]
+    assert "Last change: Switched to the night drop folder" in ftp.text
+    assert ftp.payload["change_description"] == "Switched to the night drop folder"
+
+
+def test_credentials_stay_out_of_documents(docs: dict[str, Document]) -> None:
+    blob = "\n".join(d.text + json.dumps(d.payload) for d in docs.values())
+    for secret in ("plain-pass-do-not-embed", "AKIAZZZZEXAMPLE00042", "tok-do-not-embed", "ProjectSecure"):
+        assert secret not in blob
+    assert "host: ftp.harbour.example" in docs[f"{P}/configuration/keboola.ex-ftp/5501"].text
+    assert "primary key: invoice_no" in docs[f"{P}/configuration/keboola.ex-ftp/5501"].text
+
+
+@pytest.mark.parametrize(("key", "secret"), [
+    ("#anything", True), ("password", True), ("accessKeyId", True), ("api_key", True), ("apiToken", True),
+    ("client_secret", True), ("credentials", True), ("key", True), ("privateKey", True),
+    ("primaryKey", False), ("sortKey", False), ("incremental", False), ("host", False), ("keyword", False),
+])
+def test_names_secret(key: str, secret: bool) -> None:
+    assert names_secret(key) is secret
