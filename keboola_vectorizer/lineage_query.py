@@ -81,12 +81,46 @@ def resolve(store: VectorStore, ref: str, project_id: int | None = None) -> Hit:
     if len(matches) == 1:
         return matches[0]
     if not matches:
+        unheld = _unheld_table(store, ref, project_id)
+        if unheld is not None:
+            return unheld
         raise ConfigError(f"no table or document {ref!r} in the index",
                           "pass a document id from `keboola-vectorizer search --json` or a table id "
                           "like out.c-crm.company")
     projects = sorted({str(m.payload.get("project_id")) for m in matches})
     raise ConfigError(f"table {ref!r} exists in several projects ({', '.join(projects)})",
                       "pick one with --project")
+
+
+def _unheld_table(store: VectorStore, table_id: str, project_id: int | None) -> Hit | None:
+    """A table that configurations write or read but Storage does not hold yet (a transformation's
+    first output, say): a stand-in root whose lineage comes from those configurations."""
+    filters = SearchFilters(kinds=["configuration"], project_ids=[project_id] if project_id is not None else [])
+    producers: list[str] = []
+    consumers: list[str] = []
+    projects: set[Any] = set()
+    for hit in store.scroll(filters):
+        if table_id in (hit.payload.get("outputs") or []):
+            producers.append(hit.document_id)
+            projects.add(hit.payload.get("project_id"))
+        if table_id in (hit.payload.get("inputs") or []):
+            consumers.append(hit.document_id)
+            projects.add(hit.payload.get("project_id"))
+    if len(projects) != 1:
+        return None
+    project = next(iter(projects))
+    return Hit(table_document_id(project, table_id), 0.0, {
+        "kind": "table", "project_id": project, "table_id": table_id, "name": table_id.rsplit(".", 1)[-1],
+        "produced_by": producers, "consumed_by": consumers})
+
+
+def _config_url(doc_id: str, known_url: str) -> str:
+    """UI link of a configuration the index does not hold, from a link of the same project."""
+    project, kind, rest = (doc_id.split("/", 2) + ["", ""])[:3]
+    base = known_url.split("/admin/projects/")[0]
+    if kind != "configuration" or not base or f"/admin/projects/{project}/" not in known_url or "/" not in rest:
+        return ""
+    return f"{base}/admin/projects/{project}/components/{rest}"
 
 
 class _ConfigIndex:
@@ -156,7 +190,12 @@ def walk(store: VectorStore, root: Hit, direction: str, depth: int = 1) -> list[
         for doc_id, via in pending.items():
             seen.add(doc_id)
             hit = found.get(doc_id)
-            nodes.append(_node(hit, step, via) if hit is not None else _missing(doc_id, step, via))
+            if hit is not None:
+                nodes.append(_node(hit, step, via))
+            else:
+                node = _missing(doc_id, step, via)
+                node.url = _config_url(doc_id, str(root.payload.get("url", "")))
+                nodes.append(node)
             frontier.append((doc_id, hit))
     return nodes
 

@@ -121,3 +121,30 @@ def test_credentials_stay_out_of_documents(docs: dict[str, Document]) -> None:
 ])
 def test_names_secret(key: str, secret: bool) -> None:
     assert names_secret(key) is secret
+
+
+def test_lineage_of_unheld_table_and_metadata_producer_url(tmp_path: Path, embedder) -> None:
+    from keboola_vectorizer.lineage_query import lineage
+    from keboola_vectorizer.pipeline import run_index
+    from keboola_vectorizer.store.edge import EdgeStore
+
+    snapshot_dir = tmp_path / "snap"
+    import shutil
+    shutil.copytree(FIXTURE, snapshot_dir)
+    tables_file = snapshot_dir / P / "tables.json"
+    # Storage does not hold the transformations' output yet.
+    tables_file.write_text(json.dumps([t for t in json.loads(tables_file.read_text())
+                                       if t["id"] != "out.c-reports.fee_totals"]))
+    store = EdgeStore(tmp_path / "qdrant")
+    try:
+        run_index(Snapshot(snapshot_dir), store, embedder)
+        result = lineage(store, "out.c-reports.fee_totals", project_id=7101)
+        assert {n.id for n in result.upstream if n.kind == "configuration"} == {
+            f"{P}/configuration/transformation/6601", f"{P}/configuration/keboola.snowflake-transformation/6701"}
+        tides = lineage(store, "in.c-ledger.tides", project_id=7101)
+        producer = next(n for n in tides.upstream if n.id == f"{P}/configuration/keboola.ex-ftp/5599")
+        assert not producer.indexed
+        assert producer.url == ("https://connection.eu-central-1.keboola.com/admin/projects/7101/"
+                                "components/keboola.ex-ftp/5599")
+    finally:
+        store.close()
