@@ -5,7 +5,9 @@ conditional flows, deleted configurations and credentials outside `#` keys."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +15,7 @@ from keboola_vectorizer.keboola.documents import Document, project_documents
 from keboola_vectorizer.keboola.models import Component, Table
 from keboola_vectorizer.keboola.snapshot import Snapshot
 from keboola_vectorizer.keboola.text import names_secret
+from tests.test_cli import run_cli
 
 FIXTURE = Path(__file__).parent / "fixtures" / "real_shapes"
 P = "7101"
@@ -123,28 +126,61 @@ def test_names_secret(key: str, secret: bool) -> None:
     assert names_secret(key) is secret
 
 
-def test_lineage_of_unheld_table_and_metadata_producer_url(tmp_path: Path, embedder) -> None:
-    from keboola_vectorizer.lineage_query import lineage
-    from keboola_vectorizer.pipeline import run_index
-    from keboola_vectorizer.store.edge import EdgeStore
 
-    snapshot_dir = tmp_path / "snap"
-    import shutil
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The fixture indexed through the CLI, without the transformations' output table (Storage does
+    not hold it yet); returns the environment pointing at the index."""
+    root = tmp_path_factory.mktemp("real-shapes")
+    snapshot_dir = root / "snap"
     shutil.copytree(FIXTURE, snapshot_dir)
     tables_file = snapshot_dir / P / "tables.json"
-    # Storage does not hold the transformations' output yet.
     tables_file.write_text(json.dumps([t for t in json.loads(tables_file.read_text())
                                        if t["id"] != "out.c-reports.fee_totals"]))
-    store = EdgeStore(tmp_path / "qdrant")
-    try:
-        run_index(Snapshot(snapshot_dir), store, embedder)
-        result = lineage(store, "out.c-reports.fee_totals", project_id=7101)
-        assert {n.id for n in result.upstream if n.kind == "configuration"} == {
-            f"{P}/configuration/transformation/6601", f"{P}/configuration/keboola.snowflake-transformation/6701"}
-        tides = lineage(store, "in.c-ledger.tides", project_id=7101)
-        producer = next(n for n in tides.upstream if n.id == f"{P}/configuration/keboola.ex-ftp/5599")
-        assert not producer.indexed
-        assert producer.url == ("https://connection.eu-central-1.keboola.com/admin/projects/7101/"
-                                "components/keboola.ex-ftp/5599")
-    finally:
-        store.close()
+    env = {"QDRANT_PATH": str(root / "qdrant")}
+    result = run_cli("index", "--snapshot", str(snapshot_dir), "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    return env
+
+
+def _json(env: dict[str, str], *args: str) -> Any:
+    result = run_cli(*args, "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_lineage_of_unheld_table_and_metadata_producer_url(indexed: dict[str, str]) -> None:
+    result = _json(indexed, "lineage", "out.c-reports.fee_totals", "--project", P)
+    assert {n["id"] for n in result["upstream"] if n["kind"] == "configuration"} == {
+        f"{P}/configuration/transformation/6601", f"{P}/configuration/keboola.snowflake-transformation/6701"}
+    tides = _json(indexed, "lineage", "in.c-ledger.tides", "--project", P)
+    producer = next(n for n in tides["upstream"] if n["id"] == f"{P}/configuration/keboola.ex-ftp/5599")
+    assert producer["indexed"] is False
+    assert producer["url"] == "https://connection.eu-central-1.keboola.com/admin/projects/7101/components/keboola.ex-ftp/5599"
+
+
+def test_alias_lineage_links_to_its_source(indexed: dict[str, str]) -> None:
+    mirror = _json(indexed, "lineage", "in.c-ledger.invoices_mirror", "--project", P)
+    upstream = [n["id"] for n in mirror["upstream"]]
+    assert f"{P}/table/in.c-ledger.invoices" in upstream
+    source = _json(indexed, "lineage", "in.c-ledger.invoices", "--project", P)
+    assert f"{P}/table/in.c-ledger.invoices_mirror" in [n["id"] for n in source["downstream"]]
+
+
+def test_dev_branch_objects_only_with_branch(indexed: dict[str, str]) -> None:
+    def ids(*extra: str) -> list[str]:
+        return [r["id"] for r in _json(indexed, "search", "invoices ledger", "--kind", "table", "--limit", "20",
+                                       *extra)]
+
+    dev = f"{P}/table/in.c-880-ledger.invoices"
+    production = ids()
+    assert f"{P}/table/in.c-ledger.invoices" in production and dev not in production
+    assert dev in ids("--branch", "880") and dev in ids("--branch", "tide-fix") and dev in ids("--branch", "all")
+    assert dev not in ids("--branch", "999")
+    status = _json(indexed, "status")
+    assert status["dev_branch_points"] == 3  # bucket, table and its one column
+    # A bare dev-branch table id is looked up like a search (production only) unless --branch asks;
+    # a full document id or --project names it exactly.
+    assert run_cli("lineage", "in.c-880-ledger.invoices", env=indexed).returncode == 3
+    assert _json(indexed, "lineage", "in.c-880-ledger.invoices", "--branch", "880")["root"]["id"] == dev
+    assert _json(indexed, "lineage", dev)["root"]["id"] == dev
