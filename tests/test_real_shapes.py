@@ -184,3 +184,26 @@ def test_dev_branch_objects_only_with_branch(indexed: dict[str, str]) -> None:
     assert run_cli("lineage", "in.c-880-ledger.invoices", env=indexed).returncode == 3
     assert _json(indexed, "lineage", "in.c-880-ledger.invoices", "--branch", "880")["root"]["id"] == dev
     assert _json(indexed, "lineage", dev)["root"]["id"] == dev
+
+
+def test_extract_does_not_count_deleted_configurations(tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from keboola_vectorizer.keboola.extract import extract_snapshot
+    from keboola_vectorizer.keboola.projects_config import ProjectSource
+    from tests.fakes.storage_api import FakeStorageApi
+
+    served = tmp_path / "served"
+    shutil.copytree(FIXTURE, served)
+    projects = json.loads((served / "projects.json").read_text())
+    projects[0]["token"] = "7101-fixture-token-for-the-fake-api"
+    (served / "projects.json").write_text(json.dumps(projects))
+    with FakeStorageApi(served) as api:
+        result = extract_snapshot([ProjectSource(url=api.url, token=SecretStr(projects[0]["token"]))],
+                                  tmp_path / "snap", timeout_s=2.0, deadline_s=10.0)
+    summary = result.to_json()
+    configurations = json.loads((FIXTURE / P / "components.json").read_text())
+    live = [c for comp in configurations for c in comp["configurations"] if not c.get("isDeleted")]
+    assert summary["projects"][P]["configurations"] == len(live) == 9
+    extracted = {d.id for p in Snapshot(tmp_path / "snap").iter_projects() for d in project_documents(p)}
+    assert sum(1 for d in extracted if "/configuration/" in d) == len(live)
