@@ -207,3 +207,17 @@ def test_extract_does_not_count_deleted_configurations(tmp_path: Path) -> None:
     assert summary["projects"][P]["configurations"] == len(live) == 9
     extracted = {d.id for p in Snapshot(tmp_path / "snap").iter_projects() for d in project_documents(p)}
     assert sum(1 for d in extracted if "/configuration/" in d) == len(live)
+
+
+def test_phase_and_task_ids_are_separate_namespaces() -> None:
+    from keboola_vectorizer.keboola.flows import flow_text, read_flow
+
+    body = {"phases": [{"id": "1", "name": "Load", "next": [{"goto": "2", "condition": {
+                "type": "operator", "operator": "EQUALS",
+                "operands": [{"type": "task", "task": "1", "value": "status"}, {"type": "const", "value": "ok"}]}}]},
+                       {"id": "2", "name": "Publish", "dependsOn": ["1"]}],
+            "tasks": [{"id": "1", "name": "Fetch quay list", "phase": "1", "task": {"componentId": "x"}},
+                      {"id": "2", "name": "Post board", "phase": "2", "task": {"componentId": "y"}}]}
+    text = flow_text(read_flow(body), {}, 7101)
+    assert "if task Fetch quay list status EQUALS ok go to Publish" in text
+    assert "Phase Publish: Post board; after Load" in text

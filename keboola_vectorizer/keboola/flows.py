@@ -46,7 +46,7 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def _condition(node: Any, names: dict[str, str]) -> str:
+def _condition(node: Any, names: dict[str, dict[str, str]]) -> str:
     """A `keboola.flow` condition as words: `phase Extract status EQUALS user_error OR ...`."""
     if not isinstance(node, dict):
         return ""
@@ -57,7 +57,8 @@ def _condition(node: Any, names: dict[str, str]) -> str:
     if kind == "const":
         return str(node.get("value"))
     if kind in ("phase", "task"):
-        return f"{kind} {names.get(str(node.get(kind)), node.get(kind))} {node.get('value') or ''}".strip()
+        named = names[kind].get(str(node.get(kind)), str(node.get(kind)))
+        return f"{kind} {named} {node.get('value') or ''}".strip()
     if kind == "function":
         return f"{node.get('function')}({', '.join(_condition(o, names) for o in node.get('operands') or [])})"
     return ""
@@ -97,14 +98,16 @@ def read_flow(body: dict[str, Any]) -> list[FlowPhase]:
     """The phases of a flow body, in the flow's order, with their tasks."""
     phases: dict[str, FlowPhase] = {}
     names = {str(p.get("id")): str(p.get("name") or p.get("id")) for p in _dicts(body.get("phases"))}
-    names.update({str(t.get("id")): str(t.get("name") or t.get("id")) for t in _dicts(body.get("tasks"))})
+    # Phase and task ids are separate namespaces (both are often "1", "2"...).
+    task_names = {str(t.get("id")): str(t.get("name") or t.get("id")) for t in _dicts(body.get("tasks"))}
+    condition_names = {"phase": names, "task": task_names}
     for raw in _dicts(body.get("phases")):
         phase_id = str(raw.get("id"))
         nexts = []
         for transition in _dicts(raw.get("next")):
             goto = str(transition.get("goto") or "")
             target = names.get(goto, goto) if goto else "end"
-            condition = _condition(transition.get("condition"), names)
+            condition = _condition(transition.get("condition"), condition_names)
             nexts.append(f"if {condition} go to {target}" if condition else f"then {target}")
         phases[phase_id] = FlowPhase(phase_id, str(raw.get("name") or phase_id),
                                      clip(str(raw.get("description") or ""), 400),
