@@ -177,6 +177,8 @@ def test_dev_branch_objects_only_with_branch(indexed: dict[str, str]) -> None:
     assert f"{P}/table/in.c-ledger.invoices" in production and dev not in production
     assert dev in ids("--branch", "880") and dev in ids("--branch", "tide-fix") and dev in ids("--branch", "all")
     assert dev not in ids("--branch", "999")
+    found = next(r for r in _json(indexed, "search", "invoices ledger", "--branch", "880") if r["id"] == dev)
+    assert (found["branch_id"], found["branch_name"]) == ("880", "tide-fix")
     status = _json(indexed, "status")
     assert status["dev_branch_points"] == 3  # bucket, table and its one column
     # A bare dev-branch table id is looked up like a search (production only) unless --branch asks;
