@@ -33,6 +33,14 @@ def test_models_tolerate_loose_shapes() -> None:
     tables = [Table.model_validate(t) for t in json.loads((FIXTURE / P / "tables.json").read_text())]
     mirror = next(t for t in tables if t.is_alias)
     assert mirror.column_metadata == {} and mirror.source_table and mirror.source_table.project.id == "7101"
+    odd = Table.model_validate({"id": "in.c-x.y", "name": None, "displayName": 7, "rowsCount": "n/a",
+                                "isAlias": None, "metadata": None, "columns": None, "bucket": [],
+                                "definition": {"primaryKeysNames": None, "columns": [{"name": "a", "definition": []}]}})
+    assert (odd.table_name, odd.display_name, odd.rows_count, odd.is_alias) == ("y", "7", None, False)
+    assert odd.bucket_id == "in.c-x" and odd.definition.column("a").type == ""
+    config = Component.model_validate({"id": 5, "configurations": [
+        {"id": 9, "name": None, "description": None, "isDisabled": "1", "rows": [{"id": 1, "configuration": []}]}]})
+    assert config.id == "5" and config.configurations[0].is_disabled and config.configurations[0].rows[0].id == "1"
 
 
 def test_legacy_orchestrator_is_a_flow_with_tasks_and_phases(docs: dict[str, Document]) -> None:

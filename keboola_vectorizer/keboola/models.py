@@ -10,10 +10,41 @@ chains and never crash on a shape they have not met.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+
+
+def _loose_str(value: Any) -> str:
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def _loose_int(value: Any) -> int | None:
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _loose_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None or isinstance(value, (dict, list)) else str(value)
+
+
+# null, numbers and odd shapes where the API usually sends text, numbers or flags
+Text = Annotated[str, BeforeValidator(_loose_str)]
+OptionalText = Annotated[str | None, BeforeValidator(_optional_str)]
+Count = Annotated[int | None, BeforeValidator(_loose_int)]
+Flag = Annotated[bool, BeforeValidator(_loose_bool)]
+Names = Annotated[list[str], BeforeValidator(lambda v: [str(x) for x in v] if isinstance(v, list) else [])]
 
 
 def _object(value: Any) -> dict[str, Any]:
@@ -31,14 +62,10 @@ class ApiModel(BaseModel):
 
 
 class MetadataItem(ApiModel):
-    key: str = ""
-    value: str = ""
-    provider: str = ""
+    key: Text = ""
+    value: Text = ""
+    provider: Text = ""
 
-    @field_validator("value", mode="before")
-    @classmethod
-    def _text(cls, value: Any) -> str:
-        return "" if value is None else str(value)
 
 
 def metadata_map(items: list[MetadataItem]) -> dict[str, str]:
@@ -60,16 +87,16 @@ class _WithMetadata(ApiModel):
 
 
 class ProjectRef(ApiModel):
-    id: str = ""
-    name: str = ""
+    id: Text = ""
+    name: Text = ""
 
 
 class ColumnDefinition(ApiModel):
     """One column of a typed table's `definition` (`{"name", "definition": {"type", ...}, "basetype"}`)."""
 
-    name: str = ""
+    name: Text = ""
     definition: dict[str, Any] = Field(default_factory=dict)
-    basetype: str = ""
+    basetype: Text = ""
 
     _definition = field_validator("definition", mode="before")(lambda cls, v: _object(v))
 
@@ -89,7 +116,7 @@ class ColumnDefinition(ApiModel):
 
 
 class TableDefinition(ApiModel):
-    primary_keys_names: list[str] = Field(default_factory=list)
+    primary_keys_names: Names = Field(default_factory=list)
     columns: list[ColumnDefinition] = Field(default_factory=list)
 
     _columns = field_validator("columns", mode="before")(lambda cls, v: _objects(v))
@@ -119,28 +146,28 @@ class _TableColumns(_WithMetadata):
 class SourceTable(_TableColumns):
     """What an alias table's `sourceTable` says of the table it mirrors (possibly in another project)."""
 
-    id: str = ""
+    id: Text = ""
     project: ProjectRef | None = None
-    is_alias: bool = False
+    is_alias: Flag = False
 
 
 class BucketRef(ApiModel):
-    id: str = ""
-    name: str = ""
-    display_name: str = ""
-    stage: str = ""
-    description: str | None = None
+    id: Text = ""
+    name: Text = ""
+    display_name: Text = ""
+    stage: Text = ""
+    description: OptionalText = None
 
 
 class Bucket(_WithMetadata):
-    id: str
-    name: str = ""
-    display_name: str = ""
-    stage: str = ""
-    description: str | None = None
-    id_branch: str = ""
-    created: str | None = None
-    last_change_date: str | None = None
+    id: Text
+    name: Text = ""
+    display_name: Text = ""
+    stage: Text = ""
+    description: OptionalText = None
+    id_branch: Text = ""
+    created: OptionalText = None
+    last_change_date: OptionalText = None
 
     @property
     def label(self) -> str:
@@ -152,20 +179,20 @@ class Bucket(_WithMetadata):
 
 
 class Table(_TableColumns):
-    id: str
-    name: str = ""
-    display_name: str = ""
+    id: Text
+    name: Text = ""
+    display_name: Text = ""
     bucket: BucketRef | None = None
     columns: list[str] = Field(default_factory=list)
     primary_key: list[str] = Field(default_factory=list)
-    is_alias: bool = False
-    is_typed: bool = False
+    is_alias: Flag = False
+    is_typed: Flag = False
     source_table: SourceTable | None = None
-    rows_count: int | None = None
-    data_size_bytes: int | None = None
-    created: str | None = None
-    last_import_date: str | None = None
-    last_change_date: str | None = None
+    rows_count: Count = None
+    data_size_bytes: Count = None
+    created: OptionalText = None
+    last_import_date: OptionalText = None
+    last_change_date: OptionalText = None
 
     @field_validator("columns", "primary_key", mode="before")
     @classmethod
@@ -187,39 +214,35 @@ class Table(_TableColumns):
 
 
 class VersionInfo(ApiModel):
-    created: str | None = None
-    change_description: str = ""
+    created: OptionalText = None
+    change_description: Text = ""
 
 
 class Row(ApiModel):
-    id: str
-    name: str = ""
-    description: str = ""
+    id: Text
+    name: Text = ""
+    description: Text = ""
     configuration: dict[str, Any] = Field(default_factory=dict)
-    is_disabled: bool = False
-    change_description: str = ""
+    is_disabled: Flag = False
+    change_description: Text = ""
 
     _body = field_validator("configuration", mode="before")(lambda cls, v: _object(v))
-    _text = field_validator("name", "description", "change_description", mode="before")(
-        lambda cls, v: "" if v is None else v)
 
 
 class Configuration(ApiModel):
-    id: str
-    name: str = ""
-    description: str = ""
+    id: Text
+    name: Text = ""
+    description: Text = ""
     configuration: dict[str, Any] = Field(default_factory=dict)
     rows: list[Row] = Field(default_factory=list)
-    is_disabled: bool = False
-    is_deleted: bool = False
-    change_description: str = ""
-    created: str | None = None
+    is_disabled: Flag = False
+    is_deleted: Flag = False
+    change_description: Text = ""
+    created: OptionalText = None
     current_version: VersionInfo | None = None
 
     _body = field_validator("configuration", mode="before")(lambda cls, v: _object(v))
     _rows = field_validator("rows", mode="before")(lambda cls, v: _objects(v))
-    _text = field_validator("name", "description", "change_description", mode="before")(
-        lambda cls, v: "" if v is None else v)
     _version = field_validator("current_version", mode="before")(
         lambda cls, v: v if isinstance(v, dict) else None)
 
@@ -233,9 +256,9 @@ class Configuration(ApiModel):
 
 
 class Component(ApiModel):
-    id: str
-    name: str = ""
-    type: str = ""
+    id: Text
+    name: Text = ""
+    type: Text = ""
     configurations: list[Configuration] = Field(default_factory=list)
 
     _configurations = field_validator("configurations", mode="before")(lambda cls, v: _objects(v))
@@ -246,6 +269,6 @@ class Component(ApiModel):
 
 
 class Branch(ApiModel):
-    id: str
-    name: str = ""
-    is_default: bool = False
+    id: Text
+    name: Text = ""
+    is_default: Flag = False
