@@ -69,3 +69,9 @@ class EmptyIndexError(VectorizerError):
     """A search or eval ran against a collection that does not exist or holds no points."""
 
     exit_code = 10
+
+
+class ServiceError(VectorizerError):
+    """The search service (KV_SERVICE_URL) is unreachable, refused the key, or failed."""
+
+    exit_code = 11
