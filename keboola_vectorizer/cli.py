@@ -419,7 +419,7 @@ def documents(
 # -- search and friends ----------------------------------------------------------------------------
 
 def _filters(project: list[int] | None, kind: list[Kind] | None, bucket: list[str] | None,
-             component: list[str] | None, stage: list[str] | None) -> Any:
+             component: list[str] | None, stage: list[str] | None, branch: list[str] | None = None) -> Any:
     from keboola_vectorizer.store.base import SearchFilters
 
     for value in stage or []:
@@ -427,7 +427,7 @@ def _filters(project: list[int] | None, kind: list[Kind] | None, bucket: list[st
             raise ConfigError(f"unknown stage {value!r}", "use --stage in or --stage out")
     return SearchFilters(project_ids=list(project or []), kinds=[k.value for k in kind or []],
                          bucket_ids=list(bucket or []), component_ids=list(component or []),
-                         stages=list(stage or []))
+                         stages=list(stage or []), branches=list(branch or []))
 
 
 ProjectOpt = Annotated[list[int] | None, typer.Option("--project", help="Only this project id (repeatable).")]
@@ -435,6 +435,9 @@ KindOpt = Annotated[list[Kind] | None, typer.Option("--kind", help="Only this ki
 BucketOpt = Annotated[list[str] | None, typer.Option("--bucket", help="Only this bucket id (repeatable).")]
 ComponentOpt = Annotated[list[str] | None, typer.Option("--component", help="Only this component id.")]
 StageOpt = Annotated[list[str] | None, typer.Option("--stage", help="Only the in or out stage.")]
+BranchOpt = Annotated[list[str] | None, typer.Option(
+    "--branch", help="Also dev-branch objects of this branch id or name (repeatable; `all`: every branch). "
+    "Without it only production is shown.")]
 LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Number of results.")]
 BoostOpt = Annotated[bool, typer.Option("--boost", help="Favour recently changed and much-used tables "
                                         "(a Qdrant formula query; off by default).")]
@@ -503,6 +506,7 @@ def search(
     bucket: BucketOpt = None,
     component: ComponentOpt = None,
     stage: StageOpt = None,
+    branch: BranchOpt = None,
     mode: Annotated[Mode, typer.Option(help="hybrid (dense + BM25, fused), dense or sparse.")] = Mode.hybrid,
     limit: LimitOpt = 10,
     boost: BoostOpt = False,
@@ -516,7 +520,7 @@ def search(
 
     if not query.strip():
         raise ConfigError("the search query is empty", "pass the words to search for")
-    filters = _filters(project, kind, bucket, component, stage)
+    filters = _filters(project, kind, bucket, component, stage, branch)
     if _settings().kv_service_url:
         _render_results(_search_via_service(query, filters, mode.value, limit, boost), as_json,
                         f"Results for “{query}”")
@@ -539,6 +543,8 @@ def _search_via_service(query: str, filters: Any, mode: str, limit: int, boost: 
 
     if boost:
         raise ConfigError("--boost is not offered by the search service", "unset KV_SERVICE_URL to use it")
+    if filters.branches:
+        raise ConfigError("--branch is not offered by the search service", "unset KV_SERVICE_URL to use it")
     settings = _settings()
     key = settings.kv_api_key.get_secret_value() if settings.kv_api_key else None
     return search_via_service(str(settings.kv_service_url), key, query, filters=filters, mode=mode, limit=limit,
@@ -562,6 +568,7 @@ def similar(
     bucket: BucketOpt = None,
     component: ComponentOpt = None,
     stage: StageOpt = None,
+    branch: BranchOpt = None,
     limit: LimitOpt = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
@@ -572,7 +579,7 @@ def similar(
     store = _store()
     try:
         ensure_searchable(store)
-        results = run_similar(store, document_id, filters=_filters(project, kind, bucket, component, stage),
+        results = run_similar(store, document_id, filters=_filters(project, kind, bucket, component, stage, branch),
                               limit=limit)
     finally:
         _close_after_reading(store)
@@ -587,6 +594,7 @@ def lineage(
                                                 "table.")] = None,
     depth: Annotated[int, typer.Option("--depth", min=1, max=20, help="Configuration steps to follow "
                                        "each way.")] = 1,
+    branch: BranchOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the lineage as JSON.")] = False,
 ) -> None:
     """Upstream (what produces it) and downstream (what uses it) of a table, from the index."""
@@ -596,7 +604,7 @@ def lineage(
     store = _store()
     try:
         ensure_searchable(store)
-        result = run_lineage(store, ref, project_id=project, depth=depth)
+        result = run_lineage(store, ref, project_id=project, depth=depth, branches=list(branch or []))
     finally:
         _close_after_reading(store)
     if as_json:
@@ -629,7 +637,8 @@ def _render_lineage(result: Any) -> None:
 
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Collection, model, dimension, point counts (total, by kind, by project) and the last run."""
+    """Collection, model, dimension, point counts (total, by kind, by project, dev branches) and the last run."""
+    from keboola_vectorizer.store.base import SearchFilters
     from keboola_vectorizer.watch.command import status_lines
 
     store = _store()
@@ -643,6 +652,8 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             "model": meta.embedder_id if meta else None,
             "dimension": meta.dimension if meta else None,
             "points": store.count() if meta else 0,
+            # Dev-branch objects are indexed but left out of searches unless --branch asks for them.
+            "dev_branch_points": (store.count() - store.count(SearchFilters())) if meta else 0,
             "by_kind": store.counts_by("kind") if meta else {},
             "by_project": {str(k): v for k, v in sorted(store.counts_by("project_id").items())} if meta else {},
             "last_run": state.get("last_run"),
@@ -657,7 +668,9 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         stdout.print(f"No index at {data['location']} — run `keboola-vectorizer index` first.")
         return
     stdout.print(f"Collection [bold]{data['collection']}[/] at {data['location']}")
-    stdout.print(f"Model {data['model']} ({data['dimension']} dimensions), {data['points']} points")
+    stdout.print(f"Model {data['model']} ({data['dimension']} dimensions), {data['points']} points"
+                 + (f" ({data['dev_branch_points']} in dev branches, searched only with --branch)"
+                    if data["dev_branch_points"] else ""))
     table = Table("kind", "points")
     for kind_name, count in sorted(data["by_kind"].items()):
         table.add_row(str(kind_name), str(count))

@@ -72,6 +72,8 @@ class SearchResult:
     # How sure search is that this result answers the query, 0-1; below LOW_CONFIDENCE: "no good match".
     confidence: float | None = None
     explain: dict[str, Any] | None = None
+    branch_id: str | None = None  # set on dev-branch objects only (shown with --branch)
+    branch_name: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,6 +100,7 @@ def to_result(hit: Hit, query: str) -> SearchResult:
         project_id=int(p.get("project_id", 0)), project_name=str(p.get("project_name", "")),
         score=round(float(hit.score), 6), url=str(p.get("url", "")), snippet=snippet_for(p, query),
         component_id=p.get("component_id"), table_id=p.get("table_id"), bucket_id=p.get("bucket_id"),
+        branch_id=p.get("branch_id"), branch_name=p.get("branch_name"),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ class ProjectSnapshot:
     buckets: list[dict[str, Any]]
     tables: list[dict[str, Any]]
     components: list[dict[str, Any]]
+    branches: list[dict[str, Any]] = field(default_factory=list)  # dev-branches.json
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,9 @@ class Snapshot:
         name = entry.name
         if isinstance(owner, dict) and owner.get("name"):
             name = str(owner["name"])
-        return ProjectSnapshot(entry.id, name, entry.stack_url, buckets, tables, components)
+        branches = _read_json(folder / "dev-branches.json")
+        branches = [b for b in branches if isinstance(b, dict) and _has_id(b)] if isinstance(branches, list) else []
+        return ProjectSnapshot(entry.id, name, entry.stack_url, buckets, tables, components, branches)
 
     def check(self, only: set[int] | None = None) -> None:
         """Read every project once and drop it: a corrupt file fails the run before anything is written,

@@ -73,6 +73,7 @@ from qdrant_edge import (
 from keboola_vectorizer.errors import StoreError
 from keboola_vectorizer.store.base import (
     BOOST_DEFAULTS,
+    BRANCH_FIELDS,
     DATETIME_FIELDS,
     DENSE_VECTOR,
     HASH_FIELDS,
@@ -90,6 +91,7 @@ from keboola_vectorizer.store.base import (
     SearchMode,
     SnapshotInfo,
     StoredHashes,
+    every_branch,
     hashes_digest,
     normalise_datetime,
     payload_selection,
@@ -121,13 +123,21 @@ def _atomic_write_json(path: Path, data: Any) -> None:
 
 def _edge_filter(filters: SearchFilters | None, exclude_point: str | None = None) -> Filter | None:
     must: list[Any] = []
+    should: list[Any] = []
+    must_not: list[Any] = [HasIdCondition({exclude_point})] if exclude_point else []
     if filters is not None:
         for key, values in filters.by_field().items():
             must.append(FieldCondition(key=key, match=MatchAny(list(values))))
-    must_not = [HasIdCondition({exclude_point})] if exclude_point else None
-    if not must and not must_not:
+        scope = filters.branch_scope()
+        dev = FieldCondition(key="branch_kind", match=MatchAny(["dev"]))
+        if scope == []:
+            must_not.append(dev)
+        elif scope:
+            should = [Filter(must_not=[dev]),
+                      *(FieldCondition(key=key, match=MatchAny(scope)) for key in BRANCH_FIELDS)]
+    if not must and not must_not and not should:
         return None
-    return Filter(must=must or None, must_not=must_not)
+    return Filter(must=must or None, should=should or None, must_not=must_not or None)
 
 
 def _plain_vectors(vector: Any) -> dict[str, Any]:
@@ -459,7 +469,7 @@ class EdgeStore:
     def stored_hashes(self, project_id: int | None = None) -> dict[str, StoredHashes]:
         if self.meta() is None:
             return {}
-        filters = SearchFilters(project_ids=[project_id]) if project_id is not None else None
+        filters = every_branch(project_ids=[project_id]) if project_id is not None else None
         return {hit.document_id: stored_hashes_of(hit) for hit in self._scroll(filters, HASH_FIELDS, batch=2000)}
 
     def _scroll(self, filters: SearchFilters | None, payload: bool | list[str],

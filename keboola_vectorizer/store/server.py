@@ -55,6 +55,7 @@ from keboola_vectorizer.errors import StoreError
 from keboola_vectorizer.metrics import get_metrics
 from keboola_vectorizer.store.base import (
     BOOST_DEFAULTS,
+    BRANCH_FIELDS,
     DATETIME_FIELDS,
     DENSE_VECTOR,
     HASH_FIELDS,
@@ -76,6 +77,7 @@ from keboola_vectorizer.store.base import (
     StoredHashes,
     VectorStore,
     batched,
+    every_branch,
     hashes_digest,
     normalise_datetime,
     payload_selection,
@@ -208,12 +210,21 @@ def build_filter(filters: SearchFilters | None,
                  must_not: Sequence[models.Condition] = ()) -> models.Filter | None:
     """MatchAny per field (values OR-ed), all fields AND-ed."""
     must: list[models.Condition] = []
+    should: list[models.Condition] = []
+    excluded: list[models.Condition] = list(must_not)
     if filters is not None:
         for key, values in filters.by_field().items():
             must.append(models.FieldCondition(key=key, match=models.MatchAny(any=list(values))))
-    if not must and not must_not:
+        scope = filters.branch_scope()
+        dev = models.FieldCondition(key="branch_kind", match=models.MatchAny(any=["dev"]))
+        if scope == []:
+            excluded.append(dev)
+        elif scope:
+            should = [models.Filter(must_not=[dev]),
+                      *(models.FieldCondition(key=key, match=models.MatchAny(any=scope)) for key in BRANCH_FIELDS)]
+    if not must and not excluded and not should:
         return None
-    return models.Filter(must=must or None, must_not=list(must_not) or None)
+    return models.Filter(must=must or None, should=should or None, must_not=excluded or None)
 
 
 def _sparse(vector: SparseVector) -> models.SparseVector:
@@ -778,7 +789,7 @@ class ServerStore:
     def stored_hashes(self, project_id: int | None = None) -> dict[str, StoredHashes]:
         if self._info() is None:
             return {}
-        filters = SearchFilters(project_ids=[project_id]) if project_id is not None else None
+        filters = every_branch(project_ids=[project_id]) if project_id is not None else None
         return {hit.document_id: stored_hashes_of(hit) for hit in self._scroll(filters, 1000, HASH_FIELDS)}
 
     # ----- state ------------------------------------------------------------------------------
