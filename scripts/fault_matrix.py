@@ -49,7 +49,7 @@ def main() -> int:
                           "seconds": round(time.monotonic() - started, 1)}, indent=2))
     else:
         print(f"Baseline: an undisturbed `index --provider openai --batch-size {fs.BATCH}` of project "
-              f"{fs.PROJECT}: {baseline['documents']} documents, {baseline['points']} points.\n")
+              f"{lab.project}: {baseline['documents']} documents, {baseline['points']} points.\n")
         print("| fault | where injected | outcome | points lost | points duplicated |")
         print("| --- | --- | --- | ---: | ---: |")
         for row in rows:
