@@ -69,3 +69,15 @@ class EmptyIndexError(VectorizerError):
     """A search or eval ran against a collection that does not exist or holds no points."""
 
     exit_code = 10
+
+
+class DiskFullError(StoreError):
+    """The embedded store's disk has too little free space for the next write (checked before it)."""
+
+    exit_code = 11
+
+
+class StoreDamagedError(StoreError):
+    """The embedded store's files differ from what it recorded (truncated, missing or changed)."""
+
+    exit_code = 12
