@@ -147,10 +147,11 @@ def _close_after_reading(store: Any) -> None:
     store.close()
 
 
-def _store() -> Any:
+def _store(interactive: bool = False) -> Any:
+    """The configured store; `interactive` for commands a person waits on (they fail fast)."""
     from keboola_vectorizer.store.factory import open_store
 
-    return open_store(_settings())
+    return open_store(_settings(), interactive=interactive)
 
 
 # -- extract ---------------------------------------------------------------------------------------
@@ -513,7 +514,7 @@ def search(
     if not query.strip():
         raise ConfigError("the search query is empty", "pass the words to search for")
     filters = _filters(project, kind, bucket, component, stage)
-    store = _store()
+    store = _store(interactive=True)
     started, results = time.perf_counter(), None
     try:
         ensure_searchable(store)
@@ -549,7 +550,7 @@ def similar(
     from keboola_vectorizer.search import ensure_searchable
     from keboola_vectorizer.search import similar as run_similar
 
-    store = _store()
+    store = _store(interactive=True)
     try:
         ensure_searchable(store)
         results = run_similar(store, document_id, filters=_filters(project, kind, bucket, component, stage),
@@ -573,7 +574,7 @@ def lineage(
     from keboola_vectorizer.lineage_query import lineage as run_lineage
     from keboola_vectorizer.search import ensure_searchable
 
-    store = _store()
+    store = _store(interactive=True)
     try:
         ensure_searchable(store)
         result = run_lineage(store, ref, project_id=project, depth=depth)
@@ -610,7 +611,7 @@ def _render_lineage(result: Any) -> None:
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Collection, model, dimension, point counts (total, by kind, by project) and the last run."""
-    store = _store()
+    store = _store(interactive=True)
     try:
         meta = store.meta()
         data: dict[str, Any] = {
