@@ -57,9 +57,9 @@ def _closed_port() -> int:
 
 
 def _fail_meta(store: ServerStore, caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    with caplog.at_level(logging.DEBUG, logger="keboola_vectorizer"):
-        with pytest.raises(StoreError, match="unreachable") as error:
-            store.meta()
+    with caplog.at_level(logging.DEBUG, logger="keboola_vectorizer"), \
+            pytest.raises(StoreError, match="unreachable") as error:
+        store.meta()
     assert error.value.exit_code == 6
     store.close()
     return [r for r in caplog.records if "retry" in r.getMessage()]
