@@ -28,6 +28,14 @@ INSTALL_REQUIRES = [
     # onnx is needed once, to export the model into the user cache.
     "onnxruntime>=1.18",
     "onnx>=1.16",
+    # The MCP server (`keboola-vectorizer mcp`); 2.x renamed FastMCP to MCPServer. Brings starlette + uvicorn.
+    "mcp>=2.3,<3",
+    "uvicorn>=0.30",
+    # The search service (`serve`): async API and page; docs assets served locally (no CDN).
+    "fastapi>=0.115",
+    "fastapi-offline>=1.7",
+    "jinja2>=3.1",
+    "httpx>=0.27",
 ]
 
 DEV_REQUIRES = [
@@ -37,6 +45,8 @@ DEV_REQUIRES = [
     "helm-python-sdk>=0.2.2",
     "kubernetes-validate>=1.30",
     "check-jsonschema>=0.29",
+    # The page test drives the system Chromium (apt-get install chromium); it never downloads a browser.
+    "playwright>=1.45",
 ]
 
 BENCH_REQUIRES = [
@@ -52,7 +62,8 @@ setup(
     description="Index Keboola project metadata into Qdrant and search it by meaning",
     packages=find_packages(include=["keboola_vectorizer", "keboola_vectorizer.*"]),
     package_data={"keboola_vectorizer": ["py.typed", "sample_org/*.json", "sample_org/*.jsonl",
-                                        "sample_org/*.md", "sample_org/*/*.json"]},
+                                        "sample_org/*.md", "sample_org/*/*.json",
+                                        "service/templates/*.html", "service/static/*"]},
     python_requires=">=3.10",
     install_requires=INSTALL_REQUIRES,
     extras_require={"dev": DEV_REQUIRES, "bench": BENCH_REQUIRES},

@@ -29,9 +29,10 @@ from rich.text import Text
 
 from keboola_vectorizer.audit import observed_run
 from keboola_vectorizer.config import Settings, load_settings
-from keboola_vectorizer.errors import ConfigError, EmbeddingError, KeboolaAuthError, VectorizerError
+from keboola_vectorizer.errors import ConfigError, KeboolaAuthError, VectorizerError
 from keboola_vectorizer.logging_setup import configure_logging, context, register_secrets, scrub
 from keboola_vectorizer.metrics import get_metrics
+from keboola_vectorizer.service.command import serve as serve_command
 
 app = typer.Typer(
     name="keboola-vectorizer",
@@ -120,19 +121,9 @@ def _make_embedder(provider: str | None, model: str | None, dimensions: int | No
 
 def embedder_for_collection(meta: Any) -> Any:
     """The embedder that built the collection (its id is `provider/model@dimension`)."""
-    provider, _, rest = meta.embedder_id.partition("/")
-    model, _, dims = rest.rpartition("@")
-    settings = _settings()
-    configured = settings.embedding_model
-    chosen_model = configured if configured and Path(configured).name == model else model
-    embedder = _make_embedder(provider, chosen_model, int(dims) if provider != "local" and dims else None)
-    if embedder.id != meta.embedder_id:
-        raise EmbeddingError(
-            f"the index was built with {meta.embedder_id} but that model is not available here "
-            f"(got {embedder.id})",
-            "set EMBEDDING_MODEL to the model the index was built with, or rebuild the index",
-        )
-    return embedder
+    from keboola_vectorizer.engine import embedder_for_meta
+
+    return embedder_for_meta(meta, _settings())
 
 
 _RUNS_AS_PROCESS = False  # set by main(): the command is the last thing this process does
@@ -344,9 +335,10 @@ def _emit_summary(data: dict[str, Any], as_json: bool) -> None:
         _print_json(data)
         return
     table = Table(title=f"Run summary — {data.get('collection')} ({data.get('embedder')})")
-    for column in ("extracted", "embedded", "skipped", "upserted", "deleted"):
-        table.add_column(column, justify="right")
-    table.add_row(*(str(data.get(c, 0)) for c in ("extracted", "embedded", "skipped", "upserted", "deleted")))
+    columns = ("extracted", "embedded", "skipped", "upserted", "deleted", "payload_updated")
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify="right")
+    table.add_row(*(str(data.get(c, 0)) for c in columns))
     stdout.print(table)
     seconds = ", ".join(f"{stage} {value:.2f}s" for stage, value in data["seconds"].items())
     stdout.print(f"Seconds per stage: {seconds}")
@@ -514,6 +506,10 @@ def search(
     if not query.strip():
         raise ConfigError("the search query is empty", "pass the words to search for")
     filters = _filters(project, kind, bucket, component, stage)
+    if _settings().kv_service_url:
+        _render_results(_search_via_service(query, filters, mode.value, limit, boost), as_json,
+                        f"Results for “{query}”")
+        return
     store = _store(interactive=True)
     started, results = time.perf_counter(), None
     try:
@@ -524,6 +520,18 @@ def search(
         _close_after_reading(store)
         _audit_search(query, mode.value, filters, limit, results, time.perf_counter() - started)
     _render_results(results, as_json, f"Results for “{query}”")
+
+
+def _search_via_service(query: str, filters: Any, mode: str, limit: int, boost: bool) -> list[Any]:
+    """KV_SERVICE_URL: ask the running service (warm model) instead of loading one here."""
+    from keboola_vectorizer.service.client import search_via_service
+
+    if boost:
+        raise ConfigError("--boost is not offered by the search service", "unset KV_SERVICE_URL to use it")
+    settings = _settings()
+    key = settings.kv_api_key.get_secret_value() if settings.kv_api_key else None
+    return search_via_service(str(settings.kv_service_url), key, query, filters=filters, mode=mode, limit=limit,
+                              timeout=settings.kv_service_timeout)
 
 
 def _audit_search(query: str, mode: str, filters: Any, limit: int, results: list[Any] | None,
@@ -704,6 +712,7 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print the check
 snapshot_app = typer.Typer(help="Back up and restore the index (server: collection snapshots on every "
                            "peer; Edge: a copy of the closed shard directory).", no_args_is_help=True)
 app.add_typer(snapshot_app, name="snapshot")
+app.command()(serve_command)
 
 
 def _snapshot_store() -> Any:
@@ -764,6 +773,11 @@ def snapshot_restore(
         _print_json(info.to_dict())
     else:
         stdout.print(f"Restored [bold]{info.name}[/]: {info.points} points, content hashes verified")
+
+
+from keboola_vectorizer.mcp_server.command import mcp as _mcp_command  # noqa: E402
+
+app.command("mcp")(_mcp_command)
 
 
 def _usage_error_types() -> tuple[type[Exception], ...]:

@@ -21,7 +21,7 @@ from keboola_vectorizer.errors import ConfigError
 
 DEFAULT_SECRETS_DIR = "/var/run/secrets/keboola-vectorizer"
 DEFAULT_COLLECTION = "keboola-metadata"
-SECRET_FIELDS = ("kbc_storage_token", "qdrant_api_key", "openai_api_key")
+SECRET_FIELDS = ("kbc_storage_token", "qdrant_api_key", "openai_api_key", "kv_api_key")
 
 
 def default_qdrant_path() -> Path:
@@ -97,6 +97,14 @@ class Settings(BaseSettings):
     openai_timeout: float = Field(default=60.0, gt=0)
     openai_retry_deadline: float = Field(default=600.0, gt=0)
 
+    # The key HTTP clients of `mcp --transport http` and `serve` must send as a Bearer token.
+    kv_api_key: SecretStr | None = None
+    # The size budget of one MCP tool response, in characters (~4 a token).
+    kv_mcp_max_chars: int = Field(default=12_000, ge=1_000, le=200_000)
+    # For the CLI: a running search service (`serve`) that `search` asks instead of loading the model.
+    kv_service_url: str | None = None
+    kv_service_timeout: float = Field(default=30.0, gt=0)
+
     log_format: Literal["text", "json"] | None = None
     log_level: str = "INFO"
 
@@ -130,7 +138,7 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every secret in force, for scrubbing output."""
         values = [s.get_secret_value() for s in (self.kbc_storage_token, self.qdrant_api_key,
-                                                  self.openai_api_key) if s is not None]
+                                                  self.openai_api_key, self.kv_api_key) if s is not None]
         return [v for v in values if v]
 
 

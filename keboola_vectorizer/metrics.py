@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 NAMESPACE = "keboola_vectorizer"
 SERVICE_CHECK = "keboola_vectorizer.run"
 DEFAULT_SERVICE = "keboola-vectorizer"
-DOCUMENT_OUTCOMES = ("extracted", "embedded", "skipped", "upserted", "deleted")
+DOCUMENT_OUTCOMES = ("extracted", "embedded", "skipped", "upserted", "deleted", "payload_updated")
 # DogStatsD service check statuses.
 OK, CRITICAL = 0, 2
 
@@ -108,7 +108,8 @@ class Metrics:
     # -- what the pipeline and the CLI report ---------------------------------------------------
 
     def documents(self, outcome: str, count: int, project_id: int | str | None = None) -> None:
-        """`keboola_vectorizer.documents.<outcome>` (extracted, embedded, skipped, upserted, deleted)."""
+        """`keboola_vectorizer.documents.<outcome>` (extracted, embedded, skipped, upserted, deleted,
+        payload_updated)."""
         if outcome not in DOCUMENT_OUTCOMES:
             raise ValueError(f"unknown document outcome {outcome!r}")
         self.count(f"documents.{outcome}", int(count), project_id=project_id)

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -32,6 +32,7 @@ from keboola_vectorizer.store.base import (
     CollectionMeta,
     PointRecord,
     SparseVector,
+    StoredHashes,
     VectorStore,
     batched,
 )
@@ -52,6 +53,8 @@ class RunSummary:
     skipped: int = 0
     upserted: int = 0
     deleted: int = 0
+    # documents whose text was unchanged but whose payload (row counts, dates...) was written in place
+    payload_updated: int = 0
     projects: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     per_project: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -81,24 +84,45 @@ def _now() -> str:
 
 @dataclass
 class ProjectDiff:
-    """What one project's documents mean for the store: what to embed and what to delete."""
+    """What one project's documents mean for the store: what to embed, whose payload alone to
+    rewrite, and what to delete."""
 
     changed: list[Document]
     stale: list[str]
+    payload_only: list[Document] = field(default_factory=list)
 
 
-def diff_documents(documents: list[Document], stored: dict[str, str]) -> ProjectDiff:
-    """New or changed documents (by content hash) and stored ids whose documents are gone."""
-    changed = [d for d in documents if stored.get(d.id) != d.content_hash]
+def diff_documents(documents: list[Document], stored: Mapping[str, StoredHashes]) -> ProjectDiff:
+    """Documents to embed (new, or their text hash differs or is not stored: points from before text
+    hashes are embedded once), documents whose text is the same but whose payload is not, and stored
+    ids whose documents are gone."""
+    changed: list[Document] = []
+    payload_only: list[Document] = []
+    for document in documents:
+        hashes = stored.get(document.id)
+        if hashes is None or not hashes.text_hash or hashes.text_hash != document.text_hash:
+            changed.append(document)
+        elif hashes.content_hash != document.content_hash:
+            payload_only.append(document)
     current = {d.id for d in documents}
-    return ProjectDiff(changed, [doc_id for doc_id in stored if doc_id not in current])
+    return ProjectDiff(changed, [doc_id for doc_id in stored if doc_id not in current], payload_only)
+
+
+def point_payload(document: Document, indexed_at: str) -> dict[str, Any]:
+    return {**document.payload, "text": document.text, "content_hash": document.content_hash,
+            "text_hash": document.text_hash, "indexed_at": indexed_at}
 
 
 def to_record(document: Document, dense: Sequence[float], sparse_vector: SparseVector,
               indexed_at: str) -> PointRecord:
-    payload = {**document.payload, "text": document.text, "content_hash": document.content_hash,
-               "indexed_at": indexed_at}
-    return PointRecord(document.id, dense, sparse_vector, payload)
+    return PointRecord(document.id, dense, sparse_vector, point_payload(document, indexed_at))
+
+
+def update_payloads(store: VectorStore, documents: Sequence[Document], indexed_at: str,
+                    batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    """Rewrite the stored payloads of documents whose text (so vectors) did not change."""
+    for batch in batched(documents, batch_size):
+        store.overwrite_payload({d.id: point_payload(d, indexed_at) for d in batch})
 
 
 class _Timer:
@@ -197,21 +221,25 @@ def run_index(
                     project = snapshot.load(entry)
                     documents = list(project_documents(project))
                 with _Timer(summary, "diff"):
-                    diff = diff_documents(documents, target.content_hashes(project.id))
+                    diff = diff_documents(documents, target.stored_hashes(project.id))
                 if diff.stale:
                     with _Timer(summary, "delete"):
                         target.delete(diff.stale)
+                if diff.payload_only:
+                    with _Timer(summary, "payload"):
+                        update_payloads(target, diff.payload_only, indexed_at, batch_size)
             finally:
                 unbind_context(token)
             changed = diff.changed
             run.counts = {"extracted": len(documents), "embedded": len(changed),
                           "skipped": len(documents) - len(changed), "deleted": len(diff.stale),
-                          "upserted": len(changed)}
+                          "upserted": len(changed), "payload_updated": len(diff.payload_only)}
             summary.extracted += len(documents)
             summary.embedded += len(changed)
             summary.skipped += len(documents) - len(changed)
             summary.upserted += len(changed)
             summary.deleted += len(diff.stale)
+            summary.payload_updated += len(diff.payload_only)
             summary.projects += 1
             summary.per_project[str(project.id)] = dict(run.counts)
             progress("projects", 1, None)
@@ -295,7 +323,7 @@ def run_embed_stage(snapshot: Snapshot, store: VectorStore | None, embedder: Emb
         handle.write(json.dumps({"embedder": embedder.id, "dimension": embedder.dimension}) + "\n")
         for project in snapshot.iter_projects():
             documents = list(project_documents(project))
-            changed = diff_documents(documents, store.content_hashes(project.id) if store is not None else {}).changed
+            changed = diff_documents(documents, store.stored_hashes(project.id) if store is not None else {}).changed
             summary.extracted += len(documents)
             summary.skipped += len(documents) - len(changed)
             progress("documents", 0, summary.embedded + len(changed))
@@ -305,7 +333,7 @@ def run_embed_stage(snapshot: Snapshot, store: VectorStore | None, embedder: Emb
                 for document, vector in zip(batch, vectors, strict=True):
                     sparse_vector = sparse.encode_document(document.text)
                     handle.write(json.dumps({
-                        "id": document.id, "content_hash": document.content_hash,
+                        "id": document.id, "content_hash": document.content_hash, "text_hash": document.text_hash,
                         "dense": [round(float(x), 7) for x in vector],
                         "sparse": {"indices": sparse_vector.indices, "values": sparse_vector.values},
                     }) + "\n")
@@ -316,6 +344,13 @@ def run_embed_stage(snapshot: Snapshot, store: VectorStore | None, embedder: Emb
     summary.usage = {k: v for k, v in asdict(embedder.usage).items() if v}
     summary.finished_at = _now()
     return summary
+
+
+def _vectors_match(row: dict[str, Any], document: Document) -> bool:
+    """Vectors depend on the text alone; files written before text hashes compare the content hash."""
+    if row.get("text_hash"):
+        return row["text_hash"] == document.text_hash
+    return bool(row) and row.get("content_hash") == document.content_hash
 
 
 def read_vectors(path: Path) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
@@ -354,9 +389,9 @@ def run_upsert_stage(snapshot: Snapshot, store: VectorStore, vectors_file: Path,
     indexed_at = _now()
     for project in snapshot.iter_projects():
         documents = list(project_documents(project))
-        diff = diff_documents(documents, store.content_hashes(project.id))
+        diff = diff_documents(documents, store.stored_hashes(project.id))
         changed = diff.changed
-        missing = [d.id for d in changed if vectors.get(d.id, {}).get("content_hash") != d.content_hash]
+        missing = [d.id for d in changed if not _vectors_match(vectors.get(d.id, {}), d)]
         if missing:
             raise SnapshotError(
                 f"{len(missing)} changed documents have no vectors in {vectors_file} (first: {missing[0]})",
@@ -374,7 +409,9 @@ def run_upsert_stage(snapshot: Snapshot, store: VectorStore, vectors_file: Path,
             summary.upserted += len(records)
             progress("documents", len(records), None)
         store.delete(diff.stale)
+        update_payloads(store, diff.payload_only, indexed_at, batch_size)
         summary.deleted += len(diff.stale)
+        summary.payload_updated += len(diff.payload_only)
         summary.projects += 1
     summary.finished_at = _now()
     store.write_state({"last_run": summary.to_json()})

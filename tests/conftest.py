@@ -72,3 +72,31 @@ def fault_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     lab = Lab(tmp_path_factory.mktemp("faults"))
     yield lab
     lab.close()
+
+
+@pytest.fixture(scope="session")
+def mini_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small organisation of tests/mini_org.py as a snapshot directory."""
+    from tests.mini_org import write_mini_org
+
+    return write_mini_org(tmp_path_factory.mktemp("mini-org"))
+
+
+@pytest.fixture(scope="session")
+def mini_index(tmp_path_factory: pytest.TempPathFactory, mini_snapshot: Path, embedder) -> Path:
+    """QDRANT_PATH holding the small organisation, built once (read it, never change it)."""
+    root = tmp_path_factory.mktemp("mini-index")
+    store = EdgeStore(root)
+    try:
+        run_index(Snapshot(mini_snapshot), store, embedder)
+    finally:
+        store.close()
+    return root
+
+
+@pytest.fixture
+def mini_index_copy(tmp_path: Path, mini_index: Path) -> Path:
+    """A private copy of the small index that a test may change."""
+    target = tmp_path / "mini-qdrant"
+    shutil.copytree(mini_index, target)
+    return target

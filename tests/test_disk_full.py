@@ -1,6 +1,6 @@
 """A full disk under the embedded store: the real CLI on a small tmpfs (needs root to mount; skipped
 otherwise). Before the free-space checks, `index` died of SIGBUS (exit 135) the moment a memory-mapped
-write went past the end of the disk. Now it stops before writing, with one line and exit 11, the store
+write went past the end of the disk. Now it stops before writing, with one line and exit 12, the store
 opens and holds only whole batches, and once there is room the next run converges to the collection
 of an undisturbed run (tests/fault_scenarios.py's baseline: ids and content hashes, one point each)."""
 
@@ -47,7 +47,7 @@ def _grow(disk: Path, size: str) -> None:
 
 
 def _assert_one_disk_line(result: subprocess.CompletedProcess[str]) -> None:
-    assert result.returncode == 11, f"exit {result.returncode}: {result.stderr[-1500:]}"  # 135 = SIGBUS
+    assert result.returncode == 12, f"exit {result.returncode}: {result.stderr[-1500:]}"  # 135 = SIGBUS
     errors = fs.error_lines(result)
     assert len(errors) == 1 and result.stderr.strip().splitlines()[-1] == errors[0], result.stderr
     assert "not enough disk space" in errors[0] and "QDRANT_PATH" in errors[0] and "rerun" in errors[0]

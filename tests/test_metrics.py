@@ -109,6 +109,7 @@ def test_index_run_sends_counts_durations_and_latencies(agent: Agent, snapshot_d
         f"{NS}.documents.skipped:0|c|#{tag}": 1,
         f"{NS}.documents.upserted:24|c|#{tag}": 1,
         f"{NS}.documents.deleted:0|c|#{tag}": 1,
+        f"{NS}.documents.payload_updated:0|c|#{tag}": 1,
         f"{NS}.project.duration:<v>|d|#{tag}": 1,
         **{f"{NS}.stage.duration:<v>|d|#stage:{stage},{TAGS}": 1 for stage in ("documents", "diff", "embed",
                                                                                "upsert")},

@@ -66,6 +66,9 @@ class DroppingStore:
     def content_hashes(self, project_id: int | None = None) -> dict[str, str]:
         return {}
 
+    def stored_hashes(self, project_id: int | None = None) -> dict[str, Any]:
+        return {}
+
     def upsert(self, points: Sequence[PointRecord]) -> None:
         self.points += len(points)
 

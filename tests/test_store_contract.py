@@ -29,6 +29,7 @@ from keboola_vectorizer.store.base import (
     RankParams,
     SearchFilters,
     SparseVector,
+    StoredHashes,
     VectorStore,
 )
 from keboola_vectorizer.store.edge import EdgeStore
@@ -197,6 +198,50 @@ def test_content_hashes_per_project(filled: VectorStore) -> None:
     assert set(filled.content_hashes(9002)) == {ORDERS_2, TRANSFORM, COLUMN}
     assert set(filled.content_hashes()) == {p.document_id for p in POINTS}
     assert filled.content_hashes(4242) == {}
+
+
+def test_stored_hashes_carry_text_hash_and_tolerate_points_without_one(filled: VectorStore) -> None:
+    filled.upsert([record(CUSTOMERS, [1, 0, 0, 0], "customer accounts from the crm", content_hash="h2",
+                          text_hash="t2")])
+    hashes = filled.stored_hashes(9001)
+    assert hashes[CUSTOMERS] == StoredHashes("h2", "t2")
+    assert hashes[ORDERS_1] == StoredHashes("h1", "")  # written before text hashes: embed once
+    assert set(filled.stored_hashes()) == {p.document_id for p in POINTS}
+
+
+def _vectors(store: VectorStore, document_id: str) -> dict[str, Any]:
+    return store.retrieve([document_id], with_vectors=True)[0].payload["_vectors"]
+
+
+def test_overwrite_payload_replaces_payload_keeps_vectors(filled: VectorStore) -> None:
+    before = _vectors(filled, ORDERS_1)
+    filled.overwrite_payload({
+        ORDERS_1: {"project_id": 9001, "kind": "table", "name": "sales orders", "rows_count": 42,
+                   "table_id": "out.c-sales.orders", "content_hash": "h9"},
+        "9001/table/never.stored": {"project_id": 9001, "kind": "table"},
+    })
+    hit = filled.retrieve([ORDERS_1])[0]
+    assert hit.payload["rows_count"] == 42 and hit.payload["content_hash"] == "h9"
+    assert "stage" not in hit.payload and "bucket_id" not in hit.payload  # replaced, not merged
+    assert hit.payload["document_id"] == ORDERS_1
+    assert _vectors(filled, ORDERS_1) == before
+    assert filled.count() == len(POINTS)  # a missing id is not created
+    assert not filled.retrieve(["9001/table/never.stored"])
+    # Filters and searches see the new payload.
+    assert ids(filled.query(dense_query([0, 1, 0, 0]), "dense", SearchFilters(project_ids=[9001]), 1)) == [ORDERS_1]
+    assert filled.count(SearchFilters(stages=["out"], project_ids=[9001])) == 0
+    filled.overwrite_payload({})
+
+
+def test_set_payload_merges_keys_keeps_vectors(filled: VectorStore) -> None:
+    before = _vectors(filled, CUSTOMERS)
+    filled.set_payload({CUSTOMERS: {"rows_count": 7, "content_hash": "h3"}, "9001/table/never.stored": {"x": 1}})
+    hit = filled.retrieve([CUSTOMERS])[0]
+    assert hit.payload["rows_count"] == 7 and hit.payload["content_hash"] == "h3"
+    assert hit.payload["stage"] == "in" and hit.payload["name"] == "customer accounts from the crm"
+    assert _vectors(filled, CUSTOMERS) == before
+    assert filled.count() == len(POINTS)
+    assert filled.content_hashes(9001)[CUSTOMERS] == "h3"
 
 
 def test_delete(filled: VectorStore) -> None:

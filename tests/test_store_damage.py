@@ -46,7 +46,7 @@ def _dense_vectors(qdrant: Path) -> Path:
     return found[0]
 
 
-def _one_damage_line(result: subprocess.CompletedProcess[str], code: int = 12) -> str:
+def _one_damage_line(result: subprocess.CompletedProcess[str], code: int = 13) -> str:
     assert result.returncode == code, f"exit {result.returncode}: {result.stderr[-1500:]}"
     errors = fs.error_lines(result)
     assert len(errors) == 1 and result.stderr.strip().splitlines()[-1] == errors[0], result.stderr

@@ -54,15 +54,20 @@ _IGNORED_PARAMETER_KEYS = {"authorization", "oauth_api", "credentials", "image_p
 
 @dataclass
 class Document:
+    """`text_hash` covers what is embedded (a change re-embeds); `content_hash` covers the text and
+    the payload shown (a change of the payload alone, such as a data load's row count, is written
+    in place without embedding)."""
+
     id: str
     kind: str
     text: str
     payload: dict[str, Any]
     content_hash: str = ""
+    text_hash: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "text": self.text, "payload": self.payload,
-                "content_hash": self.content_hash}
+                "content_hash": self.content_hash, "text_hash": self.text_hash}
 
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -212,6 +217,10 @@ def code_notes(configuration: dict[str, Any], table_name: str) -> str:
     return _clip("; ".join(dict.fromkeys(p for p in parts if p)), MAX_CODE_NOTES_CHARS)
 
 
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def content_hash(text: str, payload: dict[str, Any]) -> str:
     shown = {k: v for k, v in payload.items() if k not in {"indexed_at", "content_hash"}}
     digest = hashlib.sha256(text.encode("utf-8"))
@@ -239,7 +248,7 @@ class _ProjectContext:
 def _finish(doc_id: str, kind: str, text: str, payload: dict[str, Any]) -> Document:
     text = _clip(re.sub(r"[ \t]+\n", "\n", text).replace("\x00", ""), MAX_TEXT_CHARS)
     payload = {k: v for k, v in payload.items() if v not in (None, "", [])}
-    return Document(doc_id, kind, text, payload, content_hash(text, payload))
+    return Document(doc_id, kind, text, payload, content_hash(text, payload), text_hash(text))
 
 
 def _lines(*parts: str | None) -> str:

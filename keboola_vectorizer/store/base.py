@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -154,6 +154,23 @@ def normalise_datetime(value: str | None) -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+@dataclass(frozen=True)
+class StoredHashes:
+    """What a stored point was built from: `text_hash` (the embedded text: decides re-embedding) and
+    `content_hash` (text and payload: decides a payload update in place). Points written before text
+    hashes existed have `text_hash` "" and are embedded once."""
+
+    content_hash: str
+    text_hash: str = ""
+
+
+HASH_FIELDS = ["document_id", "content_hash", "text_hash"]
+
+
+def stored_hashes_of(hit: Hit) -> StoredHashes:
+    return StoredHashes(str(hit.payload.get("content_hash", "")), str(hit.payload.get("text_hash", "") or ""))
+
+
 @dataclass
 class Hit:
     document_id: str
@@ -186,7 +203,21 @@ class VectorStore(Protocol):
         """document id -> content_hash of every stored point (of one project, if given)."""
         ...
 
+    def stored_hashes(self, project_id: int | None = None) -> dict[str, StoredHashes]:
+        """document id -> (content_hash, text_hash) of every stored point (of one project, if given)."""
+        ...
+
     def upsert(self, points: Sequence[PointRecord]) -> None: ...
+
+    def set_payload(self, payloads: Mapping[str, dict[str, Any]]) -> None:
+        """Merge the given keys into stored points' payloads (vectors untouched); ids not stored
+        are ignored."""
+        ...
+
+    def overwrite_payload(self, payloads: Mapping[str, dict[str, Any]]) -> None:
+        """Replace stored points' whole payloads (vectors untouched; `document_id` is kept); ids not
+        stored are ignored."""
+        ...
 
     def delete(self, document_ids: Sequence[str]) -> None: ...
 

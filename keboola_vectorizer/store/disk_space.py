@@ -2,7 +2,7 @@
 
 Qdrant Edge writes through memory-mapped, sparse files: a write onto a full disk is not an error the
 process can catch but a SIGBUS that kills it (exit 135) half-way through a batch. So the store asks the
-filesystem for free space before each write and refuses, with `DiskFullError` (exit 11), any write that
+filesystem for free space before each write and refuses, with `DiskFullError` (exit 12), any write that
 would leave less than `KEEP_FREE_BYTES` free. What a write needs is estimated from what it carries:
 
 - creating a shard: `CREATE_BYTES` (measured: 20.3 MiB on tmpfs, which allocates Edge's 1 MiB flag

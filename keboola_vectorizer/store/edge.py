@@ -27,7 +27,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -77,6 +77,7 @@ from keboola_vectorizer.store.base import (
     BOOST_DEFAULTS,
     DATETIME_FIELDS,
     DENSE_VECTOR,
+    HASH_FIELDS,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     SPARSE_VECTOR,
@@ -90,10 +91,12 @@ from keboola_vectorizer.store.base import (
     SearchFilters,
     SearchMode,
     SnapshotInfo,
+    StoredHashes,
     hashes_digest,
     normalise_datetime,
     payload_selection,
     point_id,
+    stored_hashes_of,
 )
 
 log = logging.getLogger(__name__)
@@ -365,7 +368,7 @@ class EdgeStore:
 
     @contextmanager
     def _reading(self) -> Iterator[None]:
-        """Edge's errors about its own files become StoreDamagedError (exit 12), not exit 1."""
+        """Edge's errors about its own files become StoreDamagedError (exit 13), not exit 1."""
         try:
             yield
         except StoreError:
@@ -489,16 +492,39 @@ class EdgeStore:
         with disk_space.no_space_as_error(self._root, f"deleting {len(document_ids)} points"):
             self._writing().update(UpdateOperation.delete_points([point_id(d) for d in document_ids]))
 
+    def set_payload(self, payloads: Mapping[str, dict[str, Any]]) -> None:
+        self._update_payloads(payloads, UpdateOperation.set_payload)
+
+    def overwrite_payload(self, payloads: Mapping[str, dict[str, Any]]) -> None:
+        self._update_payloads(payloads, UpdateOperation.overwrite_payload)
+
+    def _update_payloads(self, payloads: Mapping[str, dict[str, Any]], operation: Any) -> None:
+        if not payloads:
+            return
+        self._open()
+        # Only stored points: a payload operation on a missing id must not create a vectorless point.
+        stored = {hit.document_id for hit in self.retrieve(list(payloads), fields=[])}
+        if not stored:
+            return
+        needed = sum(len(json.dumps(payloads[d], default=str)) for d in stored) * disk_space.BYTES_FACTOR
+        disk_space.require_room(self._root, needed + disk_space.BATCH_PAGES_BYTES,
+                                f"updating {len(stored)} payloads")
+        shard = self._writing()
+        with disk_space.no_space_as_error(self._root, f"updating {len(stored)} payloads"):
+            for document_id in stored:
+                shard.update(operation([point_id(document_id)], {**payloads[document_id],
+                                                                 "document_id": document_id}))
+
     # -- reads ------------------------------------------------------------------------------
 
     def content_hashes(self, project_id: int | None = None) -> dict[str, str]:
+        return {doc_id: hashes.content_hash for doc_id, hashes in self.stored_hashes(project_id).items()}
+
+    def stored_hashes(self, project_id: int | None = None) -> dict[str, StoredHashes]:
         if self.meta() is None:
             return {}
         filters = SearchFilters(project_ids=[project_id]) if project_id is not None else None
-        hashes: dict[str, str] = {}
-        for hit in self._scroll(filters, ["document_id", "content_hash"], batch=2000):
-            hashes[hit.document_id] = str(hit.payload.get("content_hash", ""))
-        return hashes
+        return {hit.document_id: stored_hashes_of(hit) for hit in self._scroll(filters, HASH_FIELDS, batch=2000)}
 
     def _scroll(self, filters: SearchFilters | None, payload: bool | list[str],
                 batch: int) -> Iterator[Hit]:

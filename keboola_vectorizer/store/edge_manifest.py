@@ -7,7 +7,7 @@ records in `<generation>/files.json` each shard file's size and a BLAKE2b digest
 - every open compares the sizes (a `stat` per file, no reads: see `check_sizes`), and
 - `doctor` also compares the digests (`verify`), which reads the files.
 
-A mismatch is `StoreDamagedError` (exit 12), one line naming the file and the fix: `index --rebuild`, or
+A mismatch is `StoreDamagedError` (exit 13), one line naming the file and the fix: `index --rebuild`, or
 `snapshot restore NAME`. Before its first write a writer marks the manifest `writing`; a manifest left
 in that state (a run in progress, or one killed) is not checked until the next writer closes cleanly,
 because Edge's write-ahead log legitimately changes the files after a kill. Not recorded: the

@@ -32,7 +32,7 @@ import json
 import logging
 import re
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -58,6 +58,7 @@ from keboola_vectorizer.store.base import (
     BOOST_DEFAULTS,
     DATETIME_FIELDS,
     DENSE_VECTOR,
+    HASH_FIELDS,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     SPARSE_VECTOR,
@@ -73,12 +74,14 @@ from keboola_vectorizer.store.base import (
     SearchMode,
     SnapshotInfo,
     SparseVector,
+    StoredHashes,
     VectorStore,
     batched,
     hashes_digest,
     normalise_datetime,
     payload_selection,
     point_id,
+    stored_hashes_of,
 )
 
 log = logging.getLogger(__name__)
@@ -583,6 +586,26 @@ class ServerStore:
                        points_selector=models.PointIdsList(points=[point_id(d) for d in batch]),
                        wait=True)
 
+    def set_payload(self, payloads: Mapping[str, dict[str, Any]]) -> None:
+        self._update_payloads(payloads, lambda body: models.SetPayloadOperation(set_payload=body))
+
+    def overwrite_payload(self, payloads: Mapping[str, dict[str, Any]]) -> None:
+        self._update_payloads(payloads, lambda body: models.OverwritePayloadOperation(overwrite_payload=body))
+
+    def _update_payloads(self, payloads: Mapping[str, dict[str, Any]],
+                         operation: Callable[[models.SetPayload], Any]) -> None:
+        if not payloads:
+            return
+        self._ensure_writable()
+        # Only stored points: a payload operation on a missing id fails the whole batch.
+        stored = [hit.document_id for hit in self.retrieve(list(payloads), fields=[])]
+        for batch in batched(stored, 256):
+            operations = [operation(models.SetPayload(payload={**payloads[doc_id], "document_id": doc_id},
+                                                      points=[point_id(doc_id)]))
+                          for doc_id in batch]
+            self._call("set_payload", self._client.batch_update_points, collection_name=self._name,
+                       update_operations=operations, wait=True)
+
     def _hit(self, point: Any, with_vectors: bool = False) -> Hit:
         payload = dict(point.payload or {})
         if with_vectors:
@@ -760,11 +783,13 @@ class ServerStore:
         return self._scroll(filters, batch)
 
     def content_hashes(self, project_id: int | None = None) -> dict[str, str]:
+        return {doc_id: hashes.content_hash for doc_id, hashes in self.stored_hashes(project_id).items()}
+
+    def stored_hashes(self, project_id: int | None = None) -> dict[str, StoredHashes]:
         if self._info() is None:
             return {}
         filters = SearchFilters(project_ids=[project_id]) if project_id is not None else None
-        return {hit.document_id: str(hit.payload.get("content_hash", ""))
-                for hit in self._scroll(filters, 1000, ["document_id", "content_hash"])}
+        return {hit.document_id: stored_hashes_of(hit) for hit in self._scroll(filters, 1000, HASH_FIELDS)}
 
     # ----- state ------------------------------------------------------------------------------
 

@@ -1,0 +1,61 @@
+"""`search` through a running service (KV_SERVICE_URL): same output and exit codes as a local search."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.mini_org import REVENUE_QUESTION, REVENUE_TABLE
+from tests.service_fixtures import *  # noqa: F403
+from tests.service_fixtures import start_service, wait_ready
+from tests.service_server import free_port
+
+
+def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("KV_", "QDRANT_"))}
+    full_env.update(HF_HUB_OFFLINE="1", **env)
+    return subprocess.run([sys.executable, "-m", "keboola_vectorizer.cli", *args], env=full_env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_service_search_prints_what_a_local_search_prints(service_index: Path, service_url: str,
+                                                         tmp_path: Path) -> None:
+    root = tmp_path / "qdrant"
+    shutil.copytree(service_index, root)
+    for args in ([REVENUE_QUESTION, "--json"], ["oven", "--kind", "column", "--limit", "4", "--json"],
+                 ["hourly temperature", "--project", "702", "--mode", "sparse", "--json"]):
+        local = _cli("search", *args, QDRANT_PATH=str(root))
+        remote = _cli("search", *args, KV_SERVICE_URL=service_url, QDRANT_PATH=str(tmp_path / "no-index"))
+        assert (local.returncode, remote.returncode) == (0, 0), remote.stderr
+        assert json.loads(remote.stdout) == json.loads(local.stdout)
+        assert json.loads(remote.stdout)  # a comparison of two empty lists would prove nothing
+    first = json.loads(_cli("search", REVENUE_QUESTION, "--json", KV_SERVICE_URL=service_url).stdout)[0]
+    assert first["id"] == REVENUE_TABLE
+    text = _cli("search", REVENUE_QUESTION, KV_SERVICE_URL=service_url)
+    assert text.returncode == 0 and "daily_revenue" in text.stdout and "Results for" in text.stdout
+
+
+def test_service_search_errors_keep_the_exit_codes(service_url: str, tmp_path: Path, embedder: Any) -> None:
+    empty = _cli("search", "  ", KV_SERVICE_URL=service_url)
+    assert empty.returncode == 3 and empty.stderr.count("\n") == 1
+    bad_stage = _cli("search", "x", "--stage", "mid", KV_SERVICE_URL=service_url)
+    assert bad_stage.returncode == 3
+    down = _cli("search", "shop", KV_SERVICE_URL=f"http://127.0.0.1:{free_port()}")
+    assert down.returncode == 11 and "cannot reach the search service" in down.stderr
+    assert down.stderr.count("\n") == 1 and "Traceback" not in down.stderr
+    with start_service(tmp_path / "empty", embedder, api_key="cli-key-77") as (url, _engine):
+        no_key = _cli("search", "shop", KV_SERVICE_URL=url)
+        assert no_key.returncode == 11 and "KV_API_KEY" in no_key.stderr
+        wrong = _cli("search", "shop", KV_SERVICE_URL=url, KV_API_KEY="not-it")
+        assert wrong.returncode == 11 and "not-it" not in wrong.stderr
+        missing_index = _cli("search", "shop", KV_SERVICE_URL=url, KV_API_KEY="cli-key-77")
+        assert missing_index.returncode == 10 and "index" in missing_index.stderr
+
+
+def test_ready_service_fixture_is_really_ready(service_url: str) -> None:
+    wait_ready(service_url, timeout=1)
