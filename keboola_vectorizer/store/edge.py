@@ -348,7 +348,8 @@ class EdgeStore:
             self._shard = None
             if self._dirty and record:
                 # What the files should be from now on; the next open checks it (edge_manifest).
-                edge_manifest.record(Path(self._shard_path).parent)
+                with disk_space.no_space_as_error(self._root, "recording the index's files"):
+                    edge_manifest.record(Path(self._shard_path).parent)
                 self._dirty = False
 
     def _writing(self) -> EdgeShard:
