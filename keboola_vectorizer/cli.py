@@ -473,7 +473,12 @@ def _render_results(results: list[Any], as_json: bool, title: str) -> None:
     if not results:
         stdout.print("No results.")
         return
+    from keboola_vectorizer.ranking.confidence import explain_line, no_good_match
+
     stdout.print(f"[bold]{_safe(title)}[/]")
+    warning = no_good_match(results[0].confidence)
+    if warning:
+        stdout.print(f"[yellow]{_safe(warning)}[/]", soft_wrap=True, highlight=False)
     # One block per result rather than a table: ids and links must stay whole to be clickable/copyable.
     for position, result in enumerate(results, start=1):
         stdout.print(f"\n[bold]{position}. {_safe(result.name)}[/]  [cyan]{_safe(result.kind)}[/]  "
@@ -482,6 +487,8 @@ def _render_results(results: list[Any], as_json: bool, title: str) -> None:
         if result.snippet:
             stdout.print(f"   {_safe(result.snippet)}", soft_wrap=True, highlight=False)
         stdout.print(f"   [dim]{_safe(result.id)}[/]", soft_wrap=True, highlight=False)
+        if result.explain is not None:
+            stdout.print(f"   [dim]why: {_safe(explain_line(result.explain))}[/]", soft_wrap=True, highlight=False)
         url = str(result.url).translate(_CONTROL_CHARS)
         stdout.print(Text.assemble("   ", Text(url, style=Style(link=url))), soft_wrap=True, highlight=False)
 
@@ -497,6 +504,8 @@ def search(
     mode: Annotated[Mode, typer.Option(help="hybrid (dense + BM25, fused), dense or sparse.")] = Mode.hybrid,
     limit: LimitOpt = 10,
     boost: BoostOpt = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Show why each result ranks (ranks, matched "
+                                          "column, boosts).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
     """Find tables, columns, configurations and flows by meaning."""
@@ -515,7 +524,7 @@ def search(
     try:
         ensure_searchable(store)
         results = run_search(store, _lazy_embedder(store), query, mode=mode.value,
-                             filters=filters, limit=limit, boost=_boost(boost))
+                             filters=filters, limit=limit, boost=_boost(boost), explain=explain)
     finally:
         _close_after_reading(store)
         _audit_search(query, mode.value, filters, limit, results, time.perf_counter() - started)
@@ -619,9 +628,12 @@ def _render_lineage(result: Any) -> None:
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Collection, model, dimension, point counts (total, by kind, by project) and the last run."""
+    from keboola_vectorizer.watch.command import status_lines
+
     store = _store(interactive=True)
     try:
         meta = store.meta()
+        state = store.read_state() if meta else {}
         data: dict[str, Any] = {
             "collection": store.name,
             "location": store.location,
@@ -631,7 +643,8 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             "points": store.count() if meta else 0,
             "by_kind": store.counts_by("kind") if meta else {},
             "by_project": {str(k): v for k, v in sorted(store.counts_by("project_id").items())} if meta else {},
-            "last_run": store.read_state().get("last_run"),
+            "last_run": state.get("last_run"),
+            "watch": (state.get("watch") or {}).get("projects") or {},
         }
     finally:
         _close_after_reading(store)
@@ -651,45 +664,36 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     if last:
         stdout.print(f"Last run finished {last.get('finished_at')}: embedded {last.get('embedded')}, "
                      f"skipped {last.get('skipped')}, deleted {last.get('deleted')}")
+    for line in status_lines({"watch": {"projects": data["watch"]}}):
+        stdout.print(_safe(line), highlight=False)
 
 
 @app.command("eval")
 def eval_command(
-    questions: Annotated[Path, typer.Option("--questions", help="JSON Lines questions file.")],
+    questions: Annotated[Path | None, typer.Option("--questions", help="JSON Lines questions file.")] = None,
     mode: Annotated[Mode, typer.Option(help="Search mode to evaluate.")] = Mode.hybrid,
     boost: BoostOpt = False,
+    rankings: Annotated[Path | None, typer.Option("--rankings", help="Write each question's top 10 here "
+                                                  "(JSON Lines, for --compare).")] = None,
+    compare: Annotated[tuple[Path, Path] | None, typer.Option("--compare", help="Paired comparison of two "
+                                                              "--rankings files (BEFORE AFTER).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Recall@1/5/10, MRR@10 and nDCG@10 of search over a questions file."""
-    from keboola_vectorizer.evaluate import evaluate, load_questions
-    from keboola_vectorizer.search import ensure_searchable
-    from keboola_vectorizer.search import search as run_search
+    """Hit@k, recall@k (k = 1, 5, 10), MRR@10 and nDCG@10 with 95% intervals, by kind of object."""
+    from keboola_vectorizer.eval_cli import compare_command, run_eval
 
-    loaded = load_questions(questions)
+    if compare:
+        compare_command(compare[0], compare[1], as_json)
+        return
+    if questions is None:
+        raise ConfigError("eval needs --questions FILE (or --compare BEFORE AFTER)",
+                          "pass a JSON Lines questions file")
     store = _store()
     try:
-        ensure_searchable(store)
-        embedder = _lazy_embedder(store)
-
-        def ranker(query: str, filters: Any, limit: int) -> list[str]:
-            return [r.id for r in run_search(store, embedder, query, mode=mode.value, filters=filters,
-                                             limit=limit, boost=_boost(boost))]
-
-        result = evaluate(loaded, ranker)
+        run_eval(store, _lazy_embedder(store), questions, mode=mode.value, boost=_boost(boost),
+                 rankings=rankings, as_json=as_json)
     finally:
         store.close()
-    result["mode"] = mode.value
-    result["boost"] = boost
-    if as_json:
-        _print_json(result)
-        return
-    table = Table(title=f"Eval ({mode.value}{', boost' if boost else ''}, {result['queries']} queries)")
-    for key in ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"):
-        table.add_column(key, justify="right")
-    table.add_row(*(f"{result[k]:.3f}" for k in ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")))
-    stdout.print(table)
-    for miss in result["misses"]:
-        stdout.print(f"[yellow]miss[/] {miss['query']!r}: expected {miss['relevant']}, rank {miss['rank']}")
 
 
 @app.command()
@@ -708,6 +712,10 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print the check
     if not ok:
         raise typer.Exit(1)
 
+
+from keboola_vectorizer.watch.command import watch as _watch  # noqa: E402
+
+app.command("watch")(observed_run("watch")(_watch))
 
 snapshot_app = typer.Typer(help="Back up and restore the index (server: collection snapshots on every "
                            "peer; Edge: a copy of the closed shard directory).", no_args_is_help=True)
