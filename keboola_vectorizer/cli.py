@@ -138,10 +138,11 @@ def _close_after_reading(store: Any) -> None:
     store.close()
 
 
-def _store() -> Any:
+def _store(interactive: bool = False) -> Any:
+    """The configured store; `interactive` for commands a person waits on (they fail fast)."""
     from keboola_vectorizer.store.factory import open_store
 
-    return open_store(_settings())
+    return open_store(_settings(), interactive=interactive)
 
 
 # -- extract ---------------------------------------------------------------------------------------
@@ -525,7 +526,7 @@ def search(
         _render_results(_search_via_service(query, filters, mode.value, limit, boost), as_json,
                         f"Results for “{query}”")
         return
-    store = _store()
+    store = _store(interactive=True)
     started, results = time.perf_counter(), None
     try:
         ensure_searchable(store)
@@ -576,7 +577,7 @@ def similar(
     from keboola_vectorizer.search import ensure_searchable
     from keboola_vectorizer.search import similar as run_similar
 
-    store = _store()
+    store = _store(interactive=True)
     try:
         ensure_searchable(store)
         results = run_similar(store, document_id, filters=_filters(project, kind, bucket, component, stage, branch),
@@ -601,7 +602,7 @@ def lineage(
     from keboola_vectorizer.lineage_query import lineage as run_lineage
     from keboola_vectorizer.search import ensure_searchable
 
-    store = _store()
+    store = _store(interactive=True)
     try:
         ensure_searchable(store)
         result = run_lineage(store, ref, project_id=project, depth=depth, branches=list(branch or []))
@@ -641,7 +642,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     from keboola_vectorizer.store.base import SearchFilters
     from keboola_vectorizer.watch.command import status_lines
 
-    store = _store()
+    store = _store(interactive=True)
     try:
         meta = store.meta()
         state = store.read_state() if meta else {}

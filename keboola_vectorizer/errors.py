@@ -75,3 +75,15 @@ class ServiceError(VectorizerError):
     """The search service (KV_SERVICE_URL) is unreachable, refused the key, or failed."""
 
     exit_code = 11
+
+
+class DiskFullError(StoreError):
+    """The embedded store's disk has too little free space for the next write (checked before it)."""
+
+    exit_code = 12
+
+
+class StoreDamagedError(StoreError):
+    """The embedded store's files differ from what it recorded (truncated, missing or changed)."""
+
+    exit_code = 13

@@ -28,6 +28,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -71,6 +72,7 @@ from qdrant_edge import (
 )
 
 from keboola_vectorizer.errors import StoreError
+from keboola_vectorizer.store import disk_space, edge_manifest
 from keboola_vectorizer.store.base import (
     BOOST_DEFAULTS,
     BRANCH_FIELDS,
@@ -224,6 +226,7 @@ class EdgeStore:
         self._unsealed = 0  # points this process wrote since the shard's last seal
         self._shard_path = ""
         self._wrote = False
+        self._dirty = False  # the open shard's manifest says `writing` (edge_manifest)
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -286,10 +289,15 @@ class EdgeStore:
 
     def _create_generation(self, generation: str, meta: CollectionMeta) -> None:
         gen_dir = self._dir / generation
+        disk_space.require_room(self._root, disk_space.create_bytes(self._root), "creating the index")
         gen_dir.mkdir(parents=True, exist_ok=True)
+        edge_manifest.mark_writing(gen_dir)
         config = edge_config(meta.dimension)
         try:
-            shard = EdgeShard.create(str(gen_dir / "shard"), config)
+            with disk_space.no_space_as_error(self._root, "creating the index"):
+                shard = EdgeShard.create(str(gen_dir / "shard"), config)
+        except StoreError:
+            raise
         except Exception as exc:  # the binding raises plain exceptions for IO problems
             raise StoreError(
                 f"cannot create the embedded store at {gen_dir}: {exc}",
@@ -307,7 +315,7 @@ class EdgeStore:
         # meta.json is written last: a generation without it is an unfinished create.
         _atomic_write_json(gen_dir / "meta.json", asdict(meta))
         self._close_shard()
-        self._shard, self._shard_path = shard, str(gen_dir / "shard")
+        self._shard, self._shard_path, self._dirty = shard, str(gen_dir / "shard"), True
 
     def _switch_current(self, generation: str) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
@@ -329,20 +337,57 @@ class EdgeStore:
         if kept is not None:
             self._shard = kept
             return kept
+        edge_manifest.check_sizes(gen_dir, self._damage_hint)
+        disk_space.require_room(self._root, disk_space.open_bytes(Path(self._shard_path)), "opening the index")
         try:
             self._shard = EdgeShard.load(self._shard_path)
         except Exception as exc:
+            if edge_manifest.is_read_failure(exc):
+                raise edge_manifest.read_failure(gen_dir, exc, self._damage_hint()) from None
             raise StoreError(
                 f"cannot open the embedded store at {gen_dir}: {exc}",
                 "another process may hold it; otherwise run `keboola-vectorizer index --rebuild`",
             ) from None
         return self._shard
 
-    def _close_shard(self) -> None:
+    def _close_shard(self, record: bool = True) -> None:
         if self._shard is not None:
-            self._shard.flush()
-            self._shard.close()
+            with disk_space.no_space_as_error(self._root, "closing the index"):
+                self._shard.flush()
+                self._shard.close()
             self._shard = None
+            if self._dirty and record:
+                # What the files should be from now on; the next open checks it (edge_manifest).
+                with disk_space.no_space_as_error(self._root, "recording the index's files"):
+                    edge_manifest.record(Path(self._shard_path).parent)
+                self._dirty = False
+
+    def _writing(self) -> EdgeShard:
+        """The open shard, its manifest marked `writing` before this process's first write to it."""
+        shard = self._open()
+        if not self._dirty:
+            edge_manifest.mark_writing(Path(self._shard_path).parent)
+            self._dirty = True
+        self._wrote = True
+        return shard
+
+    def _damage_hint(self) -> str:
+        names = [info.name for info in self.list_snapshots()]
+        restore = (f"`keboola-vectorizer snapshot restore {names[-1]}` (the newest snapshot)" if names
+                   else "`keboola-vectorizer snapshot restore NAME` if you took a snapshot")
+        return f"run `keboola-vectorizer index --rebuild` to build it afresh, or {restore}"
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Edge's errors about its own files become StoreDamagedError (exit 13), not exit 1."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:
+            if edge_manifest.is_read_failure(exc):
+                raise edge_manifest.read_failure(Path(self._shard_path).parent, exc, self._damage_hint()) from None
+            raise
 
     def close(self) -> None:
         if self._shard is not None and _keeping_read_shards and not self._wrote:
@@ -405,12 +450,22 @@ class EdgeStore:
 
     def _seal(self) -> None:
         started = time.perf_counter()
-        shard = self._open()
-        self._wrote = True
-        shard.optimize()
+        if disk_space.free_bytes(self._root) < disk_space.create_bytes(self._root) + disk_space.KEEP_FREE_BYTES:
+            # Sealing opens a fresh appendable segment; without room for it the points stay unsealed
+            # (searched by a scan: slower, still correct) until a later run has room.
+            log.warning("not sealing %d points: too little free disk space at %s", self._unsealed, self._root)
+            return
+        shard = self._writing()
+        try:
+            shard.optimize()
+        except Exception as exc:
+            if not disk_space.is_no_space(exc):  # Edge checks the room an optimisation needs itself
+                raise
+            log.warning("not sealing %d points: %s", self._unsealed, " ".join(str(exc).split())[:200])
+            return
         # The live shard keeps what the optimisation built on the heap (~2 KB a point); a reopened
         # one maps it, so memory stays flat however many seals a run makes.
-        self._close_shard()
+        self._close_shard(record=False)
         self._open()
         log.info("sealed %d points into an indexed segment in %.1f s", self._unsealed,
                  time.perf_counter() - started)
@@ -421,7 +476,7 @@ class EdgeStore:
     def upsert(self, points: Sequence[PointRecord]) -> None:
         if not points:
             return
-        shard = self._open()
+        self._open()
         edge_points = [
             Point(
                 point_id(record.document_id),
@@ -433,8 +488,10 @@ class EdgeStore:
             )
             for record in points
         ]
-        shard.update(UpdateOperation.upsert_points(edge_points))
-        self._wrote = True
+        # A mapped write onto a full disk is a SIGBUS, not an error: check the room first.
+        disk_space.require_room(self._root, disk_space.batch_bytes(points), f"writing {len(points)} points")
+        with disk_space.no_space_as_error(self._root, f"writing {len(points)} points"):
+            self._writing().update(UpdateOperation.upsert_points(edge_points))
         self._unsealed += len(edge_points)
         if self._unsealed >= SEAL_POINTS:
             self._seal()
@@ -442,8 +499,9 @@ class EdgeStore:
     def delete(self, document_ids: Sequence[str]) -> None:
         if not document_ids:
             return
-        self._open().update(UpdateOperation.delete_points([point_id(d) for d in document_ids]))
-        self._wrote = True
+        disk_space.require_room(self._root, disk_space.BATCH_PAGES_BYTES, f"deleting {len(document_ids)} points")
+        with disk_space.no_space_as_error(self._root, f"deleting {len(document_ids)} points"):
+            self._writing().update(UpdateOperation.delete_points([point_id(d) for d in document_ids]))
 
     def set_payload(self, payloads: Mapping[str, dict[str, Any]]) -> None:
         self._update_payloads(payloads, UpdateOperation.set_payload)
@@ -454,12 +512,19 @@ class EdgeStore:
     def _update_payloads(self, payloads: Mapping[str, dict[str, Any]], operation: Any) -> None:
         if not payloads:
             return
-        shard = self._open()
+        self._open()
         # Only stored points: a payload operation on a missing id must not create a vectorless point.
         stored = {hit.document_id for hit in self.retrieve(list(payloads), fields=[])}
-        for document_id in stored:
-            shard.update(operation([point_id(document_id)], {**payloads[document_id], "document_id": document_id}))
-        self._wrote = self._wrote or bool(stored)
+        if not stored:
+            return
+        needed = sum(len(json.dumps(payloads[d], default=str)) for d in stored) * disk_space.BYTES_FACTOR
+        disk_space.require_room(self._root, needed + disk_space.BATCH_PAGES_BYTES,
+                                f"updating {len(stored)} payloads")
+        shard = self._writing()
+        with disk_space.no_space_as_error(self._root, f"updating {len(stored)} payloads"):
+            for document_id in stored:
+                shard.update(operation([point_id(document_id)], {**payloads[document_id],
+                                                                 "document_id": document_id}))
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -478,9 +543,10 @@ class EdgeStore:
         offset = None
         edge_filter = _edge_filter(filters)
         while True:
-            records, offset = shard.scroll(
-                ScrollRequest(offset=offset, limit=batch, filter=edge_filter, with_payload=payload)
-            )
+            with self._reading():
+                records, offset = shard.scroll(
+                    ScrollRequest(offset=offset, limit=batch, filter=edge_filter, with_payload=payload)
+                )
             for record in records:
                 data = dict(record.payload or {})
                 yield Hit(str(data.get("document_id", record.id)), 0.0, data)
@@ -494,9 +560,10 @@ class EdgeStore:
                  fields: Sequence[str] | None = None) -> list[Hit]:
         if not document_ids:
             return []
-        records = self._open().retrieve(
-            [point_id(d) for d in document_ids], with_payload=payload_selection(fields), with_vector=with_vectors
-        )
+        with self._reading():
+            records = self._open().retrieve(
+                [point_id(d) for d in document_ids], with_payload=payload_selection(fields), with_vector=with_vectors
+            )
         hits = []
         for record in records:
             payload = dict(record.payload or {})
@@ -541,7 +608,8 @@ class EdgeStore:
                                    with_payload=with_payload)
         else:
             request = QueryRequest(limit=limit, query=query, filter=edge_filter, with_payload=with_payload)
-        return [self._hit(point) for point in shard.query(request)]
+        with self._reading():
+            return [self._hit(point) for point in shard.query(request)]
 
     def newest_change(self) -> str | None:
         """The newest `last_changed_at` in the collection (the boost's default "now")."""
@@ -572,7 +640,8 @@ class EdgeStore:
     def recommend(self, document_id: str, filters: SearchFilters, limit: int) -> list[Hit]:
         shard = self._open()
         pid = point_id(document_id)
-        records = shard.retrieve([pid], with_payload=False, with_vector=[DENSE_VECTOR])
+        with self._reading():
+            records = shard.retrieve([pid], with_payload=False, with_vector=[DENSE_VECTOR])
         if not records:
             raise StoreError(f"no document {document_id!r} in the index",
                              "check the id with `keboola-vectorizer search --json`")
@@ -585,17 +654,20 @@ class EdgeStore:
             filter=_edge_filter(filters, exclude_point=pid),
             with_payload=True,
         )
-        return [self._hit(point) for point in shard.query(request)]
+        with self._reading():
+            return [self._hit(point) for point in shard.query(request)]
 
     def count(self, filters: SearchFilters | None = None) -> int:
         if self.meta() is None:
             return 0
-        return int(self._open().count(CountRequest(exact=True, filter=_edge_filter(filters))))
+        with self._reading():
+            return int(self._open().count(CountRequest(exact=True, filter=_edge_filter(filters))))
 
     def counts_by(self, key: str) -> dict[Any, int]:
         if self.meta() is None:
             return {}
-        response = self._open().facet(FacetRequest(key=key, limit=100_000, exact=True))
+        with self._reading():
+            response = self._open().facet(FacetRequest(key=key, limit=100_000, exact=True))
         return {_plain(hit.value): int(hit.count) for hit in response.hits}
 
     # -- state ------------------------------------------------------------------------------
@@ -611,7 +683,8 @@ class EdgeStore:
 
     def write_state(self, state: dict[str, Any]) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write_json(self._dir / "state.json", state)
+        with disk_space.no_space_as_error(self._root, "writing the run state"):
+            _atomic_write_json(self._dir / "state.json", state)
 
     # -- snapshots: a copy of the closed shard directory ------------------------------------------
 
@@ -630,6 +703,7 @@ class EdgeStore:
         name = f"{self._collection}-{taken_at.strftime('%Y%m%dT%H%M%S%fZ')}"
         target = self._snapshots_dir() / name
         partial = target.with_name(f".{name}.partial")
+        disk_space.require_room(self._root, disk_space.tree_bytes(gen_dir), f"snapshot {name}")
         shutil.copytree(gen_dir, partial)
         info = SnapshotInfo(name=name, collection=self.generation or "", points=len(hashes),
                             hashes_digest=hashes_digest(hashes), taken_at=taken_at.isoformat(timespec="seconds"))
@@ -662,6 +736,7 @@ class EdgeStore:
         info = SnapshotInfo.from_dict(json.loads(manifest_path.read_text()))
         generation = self._new_generation_name()
         target = self._dir / generation
+        disk_space.require_room(self._root, disk_space.tree_bytes(source), f"restoring {info.name}")
         shutil.copytree(source, target, ignore=shutil.ignore_patterns("manifest.json"))
         restored = EdgeStore(self._root, self._collection, generation=generation)
         try:
@@ -708,4 +783,7 @@ class EdgeStore:
             checks.append(DoctorCheck("qdrant collection", True, detail))
         except StoreError as exc:
             checks.append(DoctorCheck("qdrant collection", False, exc.one_line()))
+        gen_dir = self._generation_dir()
+        if gen_dir is not None and (gen_dir / "shard").is_dir() and checks[-1].ok:
+            checks.append(DoctorCheck("store files", *edge_manifest.doctor_check(gen_dir, self._damage_hint())))
         return checks

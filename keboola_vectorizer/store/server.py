@@ -53,6 +53,7 @@ from tenacity import (
 
 from keboola_vectorizer.errors import StoreError
 from keboola_vectorizer.metrics import get_metrics
+from keboola_vectorizer.store import fail_fast
 from keboola_vectorizer.store.base import (
     BOOST_DEFAULTS,
     BRANCH_FIELDS,
@@ -142,6 +143,9 @@ class ServerOptions:
     # REST URLs of every peer, for per-peer snapshots in a cluster (each holds only its shards).
     peer_urls: tuple[str, ...] = ()
     snapshot_timeout_s: float = 1800.0
+    # Interactive commands (store/fail_fast.py): retries logged at DEBUG, a short connect timeout.
+    quiet_retries: bool = False
+    connect_timeout_s: float | None = None
 
 
 @dataclass
@@ -275,6 +279,8 @@ class ServerStore:
             assert url is not None
             client = _make_client(url, api_key, timeout)
             owns_client = True if owns_client is None else owns_client
+            if self.options.connect_timeout_s:
+                fail_fast.limit_connect_timeout(client, self.options.connect_timeout_s)
         self._client = client
         self._owns_client = bool(owns_client)
         self._name = collection
@@ -284,9 +290,10 @@ class ServerStore:
         self._write_checked = False
 
     @classmethod
-    def from_settings(cls, settings: Any) -> ServerStore:
+    def from_settings(cls, settings: Any, interactive: bool = False) -> ServerStore:
         """A store for `config.Settings` (QDRANT_URL, QDRANT_API_KEY, QDRANT_COLLECTION, ...).
-        Optional settings the Settings class may not have yet are read with defaults."""
+        Optional settings the Settings class may not have yet are read with defaults. `interactive`:
+        for a command a person waits on, which gives up on a dead server fast (store/fail_fast.py)."""
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
         defaults = ServerOptions()
         consistency: Any = getattr(settings, "qdrant_read_consistency", None)
@@ -307,6 +314,8 @@ class ServerStore:
             peer_urls=tuple(peers),
             retry_deadline_s=getattr(settings, "qdrant_retry_deadline", defaults.retry_deadline_s),
         )
+        if interactive:
+            options = fail_fast.interactive(options)
         return cls(url=settings.qdrant_url, api_key=api_key,
                    timeout=float(getattr(settings, "qdrant_timeout", 30.0)),
                    collection=settings.qdrant_collection, options=options)
@@ -348,8 +357,9 @@ class ServerStore:
             exc = state.outcome.exception() if state.outcome else None
             get_metrics().retry("qdrant")
             wait = state.next_action.sleep if state.next_action else 0.0
-            log.warning("Qdrant %s failed (%s); retry %d in %.1f s", op, self._describe_exc(exc),
-                        state.attempt_number, wait)
+            log.log(logging.DEBUG if self.options.quiet_retries else logging.WARNING,
+                    "Qdrant %s failed (%s); retry %d in %.1f s", op, self._describe_exc(exc),
+                    state.attempt_number, wait)
         return before_sleep
 
     def _describe_exc(self, exc: BaseException | None) -> str:
