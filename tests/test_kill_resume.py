@@ -45,3 +45,17 @@ def test_kill_during_rebuild_keeps_the_old_index_and_leaves_no_orphans(fault_lab
         assert final.hashes == fault_lab.baseline.hashes and final.duplicated == 0
         generations = [p.name for p in (qdrant / "keboola-metadata").iterdir() if p.name.startswith("gen-")]
         assert len(generations) == 1, generations
+
+
+def test_sigterm_during_an_embed_request_stops_at_once_and_the_next_run_resumes(fault_lab: fs.Lab) -> None:
+    """SIGTERM is what Kubernetes sends a pod first: the run stops at once (no drain that could outlast
+    the grace period) and loses nothing the next run cannot redo."""
+    from tests import cluster_faults
+
+    _assert_converged(cluster_faults.term_during_embed(fault_lab))
+
+
+def test_sigterm_half_way_through_an_upsert_then_resume(fault_lab: fs.Lab) -> None:
+    from tests import cluster_faults
+
+    _assert_converged(cluster_faults.term_during_upsert(fault_lab))

@@ -12,9 +12,8 @@ from pathlib import Path
 
 from keboola_vectorizer.keboola.documents import project_documents
 from keboola_vectorizer.keboola.snapshot import Snapshot
-from keboola_vectorizer.pipeline import run_index
-from keboola_vectorizer.stages import run_embed_stage, run_upsert_stage
-from keboola_vectorizer.store.base import SearchFilters
+from keboola_vectorizer.pipeline import run_embed_stage, run_index, run_upsert_stage
+from keboola_vectorizer.store.base import ALL_BRANCHES, SearchFilters
 from keboola_vectorizer.store.edge import EdgeStore
 from tests.conftest import SMALL, copy_snapshot
 
@@ -58,7 +57,7 @@ def test_data_load_embeds_nothing_and_updates_payloads(tmp_path: Path, full_inde
         for doc_id, vectors in before.items():
             assert stored[doc_id].payload["_vectors"] == vectors  # not re-embedded
         # Filters keep working on the rewritten payloads, and a second run has nothing to do.
-        assert store.count(SearchFilters(kinds=["table"])) == len(loaded)
+        assert store.count(SearchFilters(kinds=["table"], branches=[ALL_BRANCHES])) == len(loaded)
         again = run_index(Snapshot(snapshot_dir), store, embedder)
         assert (again.embedded, again.payload_updated) == (0, 0)
     finally:
