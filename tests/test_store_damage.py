@@ -17,14 +17,15 @@ from keboola_vectorizer.pipeline import run_index
 from keboola_vectorizer.store import edge_manifest
 from keboola_vectorizer.store.edge import EdgeStore
 from tests import fault_scenarios as fs
-from tests.conftest import copy_snapshot
+from tests.conftest import DEMO, SMALL, copy_snapshot
 
-PROJECT = 9002
+PROJECT = SMALL  # the demo organisation's smallest project
+DOCUMENTS = DEMO.project(PROJECT).total
 
 
 @pytest.fixture
 def store_env(tmp_path: Path, embedder) -> tuple[dict[str, str], Path, Path]:
-    """(CLI environment, QDRANT_PATH, snapshot) of a freshly built 24-document index."""
+    """(CLI environment, QDRANT_PATH, snapshot) of a freshly built index of one small project."""
     snapshot = copy_snapshot(tmp_path / "org", [PROJECT])
     qdrant = tmp_path / "qdrant"
     store = EdgeStore(qdrant)
@@ -71,7 +72,7 @@ def test_dense_vectors_cut_to_one_page_are_named_and_rebuild_recovers(store_env)
 
     rebuilt = fs.run(["index", "--snapshot", str(snapshot), "--rebuild", "--json"], env)
     assert rebuilt.returncode == 0, rebuilt.stderr[-1500:]
-    assert json.loads(rebuilt.stdout)["embedded"] == 24
+    assert json.loads(rebuilt.stdout)["embedded"] == DOCUMENTS
     found = fs.run(["search", "campaign messages", "--json"], env)
     assert found.returncode == 0 and len(json.loads(found.stdout)) == 10, found.stderr[-1500:]
     assert fs.run(["doctor"], env).returncode == 0
