@@ -12,7 +12,8 @@ from pathlib import Path
 
 from keboola_vectorizer.keboola.documents import project_documents
 from keboola_vectorizer.keboola.snapshot import Snapshot
-from keboola_vectorizer.pipeline import run_embed_stage, run_index, run_upsert_stage
+from keboola_vectorizer.pipeline import run_index
+from keboola_vectorizer.stages import run_embed_stage, run_upsert_stage
 from keboola_vectorizer.store.base import ALL_BRANCHES, SearchFilters
 from keboola_vectorizer.store.edge import EdgeStore
 from tests.conftest import SMALL, copy_snapshot
