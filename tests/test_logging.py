@@ -187,7 +187,7 @@ def test_failed_index_run_logs_one_json_error_with_stage_and_project(
     monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "qdrant"))
     monkeypatch.setattr(Invocation, "embedder", lambda *args: embedder)
     failing = _FailingUpserts(tmp_path / "qdrant")
-    monkeypatch.setattr("keboola_vectorizer.store.factory.open_store", lambda settings: failing)
+    monkeypatch.setattr("keboola_vectorizer.store.factory.open_store", lambda settings, **_: failing)
     result = CliRunner().invoke(cli.app, ["--log-format", "json", "index", "--snapshot", str(snapshot_dir)])
     assert isinstance(result.exception, StoreError)
     [error] = [line for line in json_lines(result.stderr) if line["level"] == "error"]

@@ -163,7 +163,7 @@ def test_cli_index_failure_sends_critical_check_error_and_event(agent: Agent, sn
     monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "qdrant"))
     monkeypatch.setattr(Invocation, "embedder", lambda *args: embedder)
     failing = _FailingUpserts(tmp_path / "qdrant")
-    monkeypatch.setattr("keboola_vectorizer.store.factory.open_store", lambda settings: failing)
+    monkeypatch.setattr("keboola_vectorizer.store.factory.open_store", lambda settings, **_: failing)
     result = invoke("index", "--snapshot", str(snapshot_dir), "--json")
     assert isinstance(result.exception, StoreError)
     assert result.exception.kv_stage == "upsert" and result.exception.kv_project_id == PROJECT
