@@ -335,23 +335,23 @@ def test_same_snapshot_in_a_fresh_store_ranks_identically(store: EdgeStore, inde
 
 
 def test_explain_and_confidence_in_json(index: dict[str, Any]) -> None:
-    result = run_cli(index, "search", "pipedrive deal value and currency", "--explain", "--json", "--limit", "3")
+    result = run_cli(index, "search", DEALS_QUERY, "--explain", "--json", "--limit", "3")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     assert rows[0]["id"] == DEALS
     why = rows[0]["explain"]
     assert why["dense_rank"] >= 1 and why["sparse_rank"] >= 1 and why["matched"]["name"]
     assert all(0.0 <= row["confidence"] <= 1.0 for row in rows)
-    text = run_cli(index, "search", "pipedrive deal value and currency", "--explain", "--limit", "1")
+    text = run_cli(index, "search", DEALS_QUERY, "--explain", "--limit", "1")
     assert "why: dense #" in text.stdout and "matched" in text.stdout
 
 
 def test_excluding_the_answer_lowers_confidence(store: EdgeStore, index: dict[str, Any]) -> None:
-    query = "pipedrive deal value and currency"
+    query = DEALS_QUERY
     answered = run_search(store, index, query, limit=1)
     removed = run_search(store, index, query, limit=1, exclude=[DEALS])
     assert answered[0].id == DEALS and removed[0].id != DEALS
-    assert not removed[0].id.startswith(f"9006/column/{DEALS.split('/table/')[1]}.")  # its columns go too
+    assert not removed[0].id.startswith(f"{CRM}/column/{DEALS.split('/table/')[1]}.")  # its columns go too
     assert removed[0].confidence is not None and answered[0].confidence is not None
 
 
@@ -373,6 +373,7 @@ def test_eval_rankings_and_paired_compare(index: dict[str, Any], questions_file:
     mrr = json.loads(compared.stdout)["mrr@10"]
     assert set(mrr) >= {"before", "after", "delta", "delta_ci", "better", "worse", "significant"}
     mismatch = tmp_path / "other.jsonl"
-    mismatch.write_text(hybrid.read_text().replace("pipedrive", "salesforce"))
+    changed = [dict(row, query=row["query"] + " (reworded)") if n == 0 else row for n, row in enumerate(rows)]
+    mismatch.write_text("".join(json.dumps(row) + "\n" for row in changed))
     refused = run_cli(index, "eval", "--compare", str(hybrid), str(mismatch))
     assert refused.returncode == 3 and "different questions" in refused.stderr
