@@ -75,6 +75,9 @@ class DroppingStore:
     def delete(self, document_ids: Sequence[str]) -> None:
         return None
 
+    def read_state(self) -> dict[str, Any]:
+        return {}
+
     def write_state(self, state: dict[str, Any]) -> None:
         return None
 
