@@ -36,6 +36,8 @@ from keboola_vectorizer.embedding.local_model import quiet_offline_env, resolve_
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "onnx", "torch")
+WEIGHTS = ("fp32", "int8")
+INT8_FILE = "model.int8.onnx"
 EXPORT_FORMAT = "1"  # bump when the exported graph changes
 OPSET = 17
 MIN_COSINE = 0.999
@@ -61,6 +63,44 @@ def requested_backend(value: str | None) -> str:
     """The configured backend; anything unknown means `auto`."""
     value = (value or "auto").strip().lower()
     return value if value in BACKENDS else "auto"
+
+
+def requested_weights(value: str | None) -> str:
+    """fp32 or int8; anything else is refused (a typo must not silently pick other vectors)."""
+    weights = (value or "fp32").strip().lower()
+    if weights not in WEIGHTS:
+        from keboola_vectorizer.errors import EmbeddingError
+
+        raise EmbeddingError(f"KV_ONNX_WEIGHTS={value!r} is not one of {', '.join(WEIGHTS)}",
+                             "set KV_ONNX_WEIGHTS to fp32 or int8, or unset it")
+    return weights
+
+
+def quantized(exported: Path) -> Path:
+    """The int8 model beside the fp32 export (made once with ONNX Runtime's dynamic quantization:
+    int8 weights, activations quantized per batch at run time), as the file to load."""
+    target = exported / INT8_FILE
+    if target.is_file():
+        return target
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise OnnxUnavailable(f"quantizing needs onnxruntime's quantization tools ({exc})") from None
+    staging = exported / f".{INT8_FILE}.{os.getpid()}.partial"
+    quiet = logging.getLogger()
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # its "consider pre-processing" warning goes to the root logger
+    try:
+        quantize_dynamic(str(exported / "model.onnx"), str(staging), weight_type=QuantType.QInt8)
+        os.replace(staging, target)
+    except Exception as exc:  # any failure means "no int8 here"; the caller names the fix
+        raise OnnxUnavailable(f"quantizing {exported / 'model.onnx'} failed ({exc.__class__.__name__}: "
+                              f"{str(exc)[:200]})") from None
+    finally:
+        quiet.setLevel(level)
+        staging.unlink(missing_ok=True)
+    log.info("quantized the embedding model to int8 at %s", target)
+    return target
 
 
 def cache_root(configured: str | Path | None = None) -> Path:
@@ -224,7 +264,7 @@ class OnnxEncoder:
     """Tokenizer + ONNX Runtime session: texts in, L2-normalised float32 vectors out."""
 
     def __init__(self, model_path: Path, exported: Path, max_seq_length: int | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, model_file: str = "model.onnx") -> None:
         try:
             import onnxruntime as ort
             from tokenizers import Tokenizer
@@ -240,10 +280,10 @@ class OnnxEncoder:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3
         try:
-            self._session = ort.InferenceSession(str(exported / "model.onnx"), options,
+            self._session = ort.InferenceSession(str(exported / model_file), options,
                                                  providers=["CPUExecutionProvider"])
         except Exception as exc:
-            raise OnnxUnavailable(f"cannot load {exported / 'model.onnx'} ({exc})") from None
+            raise OnnxUnavailable(f"cannot load {exported / model_file} ({exc})") from None
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._lock = threading.Lock()
 
