@@ -140,3 +140,37 @@ def test_unchanged_rerun_does_not_load_the_model(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     line = next(x for x in second.stdout.splitlines() if x.startswith("MODULES"))
     assert line == "MODULES 0 False False False", line
+
+
+def test_text_the_model_never_reads_is_cut_before_tokenizing(tmp_path: Path, embedder) -> None:
+    """A 12k-character script is cut before the tokenizer sees it, and the vector is the one of the
+    whole text (the window ends long before the cut)."""
+    from keboola_vectorizer.embedding.onnx_backend import CHARS_PER_PIECE_CAP
+
+    embedder.embed_documents(["warm up"])
+    encoder = embedder._onnx
+    assert encoder is not None
+    long_text = "Transformation daily revenue per shop.\nCode:\n" + \
+        "SELECT store_code, SUM(total) FROM receipts;\n" * 280
+    assert len(long_text) > 256 * CHARS_PER_PIECE_CAP * 3
+    seen: list[int] = []
+    original = encoder._tokenizer
+
+    class Recording:
+        def __getattr__(self, name: str):
+            return getattr(original, name)
+
+        def encode_batch(self, texts):
+            seen.extend(len(t) for t in texts)
+            return original.encode_batch(texts)
+
+    encoder._tokenizer = Recording()
+    try:
+        cut = encoder.encode([long_text])
+        encoder._char_cap = 10**9
+        whole = encoder.encode([long_text])
+    finally:
+        encoder._tokenizer = original
+        encoder._char_cap = 256 * CHARS_PER_PIECE_CAP
+    assert seen == [256 * CHARS_PER_PIECE_CAP, len(long_text)]
+    np.testing.assert_allclose(cut, whole, atol=1e-6)

@@ -44,6 +44,10 @@ MIN_COSINE = 0.999
 # Small batches of similar length: little padding, and the activations stay in cache (measured
 # faster than 64 on CPU for this model; docs/benchmarks.md).
 DOCUMENT_BATCH = 16
+# The model reads `max_seq_length` word pieces; text beyond this many characters a piece is never
+# read, so it is cut before tokenizing (documents run to 12k characters; metadata text averages
+# 3.4-3.8 characters a piece, scripts/token_budget.py). The stored text is not cut.
+CHARS_PER_PIECE_CAP = 12
 PROBES = (
     "customer churn",
     "Which table holds revenue by country and month?",
@@ -274,6 +278,7 @@ class OnnxEncoder:
         self._tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_len)
+        self._char_cap = max_len * CHARS_PER_PIECE_CAP
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
@@ -291,7 +296,7 @@ class OnnxEncoder:
         """Vectors in input order; texts are run shortest first in batches of `batch_size`."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        encodings = self._tokenizer.encode_batch(list(texts))
+        encodings = self._tokenizer.encode_batch([text[:self._char_cap] for text in texts])
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         out: np.ndarray | None = None
         for start in range(0, len(order), batch_size):
