@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -66,12 +67,43 @@ def edge_stamp(collection_dir: Path) -> EdgeStamp | None:
     return EdgeStamp(generation, digest.hexdigest(), newest)
 
 
+READERS_DIR = ".readers"  # beside the collections under QDRANT_PATH: same disk, never a tmpfs in RAM
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _readers_dir(root: Path) -> Path:
+    """Where copies go: QDRANT_PATH/.readers, or the temp directory when QDRANT_PATH is read-only.
+    Copies left by readers that died (kill -9, a closed laptop lid) are removed on the way."""
+    for candidate in (root / READERS_DIR, Path(tempfile.gettempdir())):
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+            probe = Path(tempfile.mkdtemp(prefix=".probe-", dir=candidate))
+            probe.rmdir()
+        except OSError:
+            continue
+        for leftover in candidate.glob("kv-reader-*-*"):
+            pid = leftover.name.split("-")[2]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(leftover, ignore_errors=True)
+        return candidate
+    raise OSError(f"no writable directory for the index copy (tried {root / READERS_DIR} and the temp dir)")
+
+
 class EdgeReaderCopy:
     """One private copy of one generation, opened as a pinned EdgeStore; `close` removes it."""
 
     def __init__(self, root: Path, collection: str, stamp: EdgeStamp) -> None:
         self.stamp = stamp
-        self._tmp = Path(tempfile.mkdtemp(prefix="kv-reader-"))
+        self._tmp = Path(tempfile.mkdtemp(prefix=f"kv-reader-{os.getpid()}-", dir=_readers_dir(root)))
         source = root / collection
         try:
             target = self._tmp / collection

@@ -111,11 +111,14 @@ class _Served:
 
 class SearchEngine:
     """See the module docstring. `settings` chooses the backend like every command (QDRANT_PATH,
-    QDRANT_URL); `embedder_factory` (tests, benchmarks) replaces loading the collection's model."""
+    QDRANT_URL); `embedder_factory` (tests, benchmarks) replaces loading the collection's model;
+    `server_store` (tests) is a server-backend store to serve instead of one opened from QDRANT_URL."""
 
     def __init__(self, settings: Settings | None = None, *, refresh_s: float = 2.0, settle_s: float = 1.0,
-                 embedder_factory: Callable[[CollectionMeta], Embedder] | None = None) -> None:
+                 embedder_factory: Callable[[CollectionMeta], Embedder] | None = None,
+                 server_store: VectorStore | None = None) -> None:
         self._settings = settings or load_settings()
+        self._server_store = server_store
         self._refresh_s = refresh_s
         self._settle_s = settle_s
         self._embedder_factory = embedder_factory or (lambda meta: embedder_for_meta(meta, self._settings))
@@ -131,10 +134,12 @@ class SearchEngine:
 
     @property
     def backend(self) -> str:
-        return "server" if self._settings.qdrant_url else "edge"
+        return "server" if self._settings.qdrant_url or self._server_store is not None else "edge"
 
     @property
     def location(self) -> str:
+        if self._server_store is not None:
+            return self._server_store.location
         if self._settings.qdrant_url:
             from keboola_vectorizer.store.server import redact_url
 
@@ -198,13 +203,15 @@ class SearchEngine:
 
     def _open_if_changed(self) -> _Served | None:
         served = self._served
-        if self._settings.qdrant_url:
-            if served is None:
+        if self.backend == "server":
+            if served is not None:
+                store = served.store
+            elif self._server_store is not None:
+                store = self._server_store
+            else:
                 from keboola_vectorizer.store.factory import open_store
 
                 store = open_store(self._settings)
-            else:
-                store = served.store
             physical = store.physical_name()  # type: ignore[attr-defined]
             meta = store.meta() if physical else None
             if served is not None and physical == served.generation and meta == served.meta:

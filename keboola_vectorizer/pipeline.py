@@ -267,8 +267,13 @@ def run_index(
     _report_stages(summary)
     summary.usage = {k: v for k, v in asdict(embedder.usage).items() if v}
     summary.finished_at = _now()
-    store.write_state({"last_run": summary.to_json()})
+    _write_last_run(store, summary)
     return summary
+
+
+def _write_last_run(store: VectorStore, summary: RunSummary) -> None:
+    # Merged, not replaced: the state also holds `watch`'s cursors (keboola_vectorizer/watch/cursor.py).
+    store.write_state({**store.read_state(), "last_run": summary.to_json()})
 
 
 def _timed_upsert(store: VectorStore, records: list[PointRecord], summary: RunSummary) -> None:

@@ -21,6 +21,7 @@ from keboola_vectorizer.pipeline import (
     _noop,
     _now,
     _Timer,
+    _write_last_run,
     diff_documents,
     to_record,
     update_payloads,
@@ -135,5 +136,5 @@ def run_upsert_stage(snapshot: Snapshot, store: VectorStore, vectors_file: Path,
         summary.payload_updated += len(diff.payload_only)
         summary.projects += 1
     summary.finished_at = _now()
-    store.write_state({"last_run": summary.to_json()})
+    _write_last_run(store, summary)
     return summary

@@ -9,6 +9,7 @@ from keboola_vectorizer.store.base import VectorStore
 
 def collection_status(store: VectorStore) -> dict[str, Any]:
     meta = store.meta()
+    state = store.read_state() if meta else {}
     return {
         "collection": store.name,
         "location": store.location,
@@ -18,5 +19,7 @@ def collection_status(store: VectorStore) -> dict[str, Any]:
         "points": store.count() if meta else 0,
         "by_kind": store.counts_by("kind") if meta else {},
         "by_project": {str(k): v for k, v in sorted(store.counts_by("project_id").items())} if meta else {},
-        "last_run": store.read_state().get("last_run"),
+        "last_run": state.get("last_run"),
+        # Merged into the state by `watch` (keboola_vectorizer/watch/cursor.py).
+        "watch": (state.get("watch") or {}).get("projects") or {},
     }

@@ -1,12 +1,12 @@
 """Latency of the search service under concurrent clients, the cache's effect, and the cold CLI
 through KV_SERVICE_URL. Prints one JSON object.
 
-Builds an index of the bundled organisation (`index --sample`) in a temporary QDRANT_PATH unless
-`--qdrant-path` names an existing one (e.g. a 100k-document index), starts `keboola-vectorizer serve`
+Builds an index of the generated demo organisation (or `--snapshot DIR`) in a temporary QDRANT_PATH
+unless `--qdrant-path` names an existing one (e.g. a 100k-document index), starts `keboola-vectorizer serve`
 on a free loopback port, and drives it with httpx clients. Uncached figures use a distinct question
 per request (every one embeds and queries); cached figures repeat a small set.
 
-    python scripts/bench_service.py                      # bundled organisation
+    python scripts/bench_service.py                      # the generated demo organisation
     python scripts/bench_service.py --qdrant-path DIR    # an existing index
 """
 
@@ -87,10 +87,15 @@ async def drive(base_url: str, clients: int, queries: list[str]) -> dict[str, An
             "throughput_rps": round(len(latencies) / seconds, 1)}
 
 
-def build_index(env: dict[str, str]) -> None:
-    done = cli(["index", "--sample", "--json"], env)
+def build_index(env: dict[str, str], snapshot: Path | None) -> str:
+    if snapshot is None:
+        from keboola_vectorizer.demo_org.cache import demo_snapshot_dir
+
+        snapshot = demo_snapshot_dir()
+    done = cli(["index", "--snapshot", str(snapshot), "--json"], env)
     if done.returncode != 0:
-        raise SystemExit(f"index --sample failed: {done.stderr.strip()}")
+        raise SystemExit(f"index --snapshot {snapshot} failed: {done.stderr.strip()}")
+    return str(snapshot)
 
 
 def wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout: float = 300) -> float:
@@ -109,7 +114,8 @@ def wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout: float =
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--qdrant-path", type=Path, help="an existing index (default: build the bundled org)")
+    parser.add_argument("--qdrant-path", type=Path, help="an existing index (default: build one)")
+    parser.add_argument("--snapshot", type=Path, help="snapshot to index (default: the generated demo organisation)")
     parser.add_argument("--requests", type=int, default=240, help="uncached requests per concurrency level")
     parser.add_argument("--cli-runs", type=int, default=5)
     args = parser.parse_args()
@@ -123,7 +129,7 @@ def main() -> None:
     report: dict[str, Any] = {"index": str(qdrant_path), "cores": os.cpu_count(),
                               "load_average_start": [round(x, 1) for x in os.getloadavg()]}
     if args.qdrant_path is None:
-        build_index(env)
+        report["snapshot"] = build_index(env, args.snapshot)
     status = json.loads(cli(["status", "--json"], env).stdout)
     report["points"] = status.get("points")
 

@@ -98,5 +98,6 @@ def mini_index(tmp_path_factory: pytest.TempPathFactory, mini_snapshot: Path, em
 def mini_index_copy(tmp_path: Path, mini_index: Path) -> Path:
     """A private copy of the small index that a test may change."""
     target = tmp_path / "mini-qdrant"
-    shutil.copytree(mini_index, target)
+    # Not the copies that engines serving mini_index keep in .readers (edge_reader.py).
+    shutil.copytree(mini_index, target, ignore=shutil.ignore_patterns(".readers"))
     return target

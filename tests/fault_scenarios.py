@@ -643,7 +643,8 @@ def concurrent_runs(lab: Lab) -> Outcome:
     out = Outcome("second and third `index` while one runs", "same QDRANT_PATH and collection")
     started = time.monotonic()
     with lab.scenario() as (env, openai, qdrant):
-        openai.inject(Fault.slow(6), at=1)  # holds the lock long enough for the others to start
+        # Holds the lock long enough for the others to start, even on a loaded machine.
+        openai.inject(Fault.slow(15), at=1)
         with index_in_background(lab, env) as first:
             out.checks["first holds the lock"] = wait_for(lambda: openai.requests >= 1, 60)
             second = run(lab.index_args(), env)

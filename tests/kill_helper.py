@@ -4,8 +4,10 @@
 
 `upsert:N` — on the Nth store upsert call, write the first half of its points, then `kill -9` itself
 (a batch half written, nothing flushed or closed). `embed:N` — on the Nth embed call, `kill -9` itself
-before the vectors come back (earlier batches may still be on the upsert thread). Anything else runs the
-CLI unchanged. The point is a death that no `finally`, `atexit` or signal handler can soften.
+before the vectors come back (earlier batches may still be on the upsert thread). `watch-cursor:N` — in
+`watch`, on the Nth cursor write (its re-index already upserted), `kill -9` itself before the cursor is
+written. Anything else runs the CLI unchanged. The point is a death that no `finally`, `atexit` or signal
+handler can soften.
 """
 
 from __future__ import annotations
@@ -56,6 +58,18 @@ def _install(spec: str) -> None:
             return original_embed(*args, **kwargs)
 
         pipeline.embed_batch = embed_batch  # type: ignore[assignment]
+    elif where == "watch-cursor":
+        # `watch`: the re-index is upserted and acknowledged, the cursor not yet written.
+        from keboola_vectorizer.watch import loop
+
+        original_write = loop.write_cursor
+
+        def write_cursor(*args: Any, **kwargs: Any) -> None:
+            if due():
+                die()
+            original_write(*args, **kwargs)
+
+        loop.write_cursor = write_cursor  # type: ignore[assignment]
     else:
         raise SystemExit(f"kill_helper: unknown KV_TEST_KILL {spec!r}")
 

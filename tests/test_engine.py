@@ -188,3 +188,39 @@ def test_a_serving_engine_does_not_lock_out_other_processes(engine: SearchEngine
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["points"] == engine.status()["points"]
+
+
+def test_server_backend_alias_switch_is_picked_up(mini_snapshot: Path, tmp_path: Path, embedder) -> None:
+    """The server backend (qdrant-client's local mode): a rebuild moves the alias to a new physical
+    collection; the engine notices and serves it."""
+    from qdrant_client import QdrantClient
+
+    from keboola_vectorizer.store.server import ServerStore
+
+    client = QdrantClient(":memory:")
+    writer = ServerStore(client=client)
+    run_index(Snapshot(mini_snapshot), writer, embedder)
+    engine = SearchEngine(load_settings(qdrant_path=tmp_path), embedder_factory=lambda meta: embedder,
+                          server_store=ServerStore(client=client), refresh_s=0)
+    with engine:
+        first = engine.generation
+        assert engine.backend == "server" and first and first.startswith("keboola-metadata")
+        assert REVENUE_TABLE in [r["id"] for r in engine.search(REVENUE_QUESTION, limit=5)["results"]]
+        run_index(Snapshot(write_mini_org(tmp_path / "changed", extra_table="in.c-meteo.wind")), writer, embedder,
+                  rebuild=True)
+        answer = engine.search("wind speed per station", limit=3)
+        assert answer["generation"] != first and answer["results"][0]["id"] == f"{WEATHER}/table/in.c-meteo.wind"
+        assert engine.status()["backend"] == "server"
+
+
+def test_index_copies_live_beside_the_store_and_dead_readers_copies_go(mini_index_copy: Path, embedder) -> None:
+    readers = mini_index_copy / ".readers"
+    readers.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    leftover = readers / f"kv-reader-{dead.stdout.strip()}-abc"
+    (leftover / "keboola-metadata").mkdir(parents=True)
+    with _engine(mini_index_copy, embedder) as warm:
+        assert warm.status()["exists"]
+        assert not leftover.exists()
+        assert [p.name.split("-")[2] for p in readers.iterdir()] == [str(os.getpid())]
+    assert list(readers.iterdir()) == []

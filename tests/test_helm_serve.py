@@ -69,13 +69,21 @@ def test_deployment_runs_serve_with_probes_resources_and_key_file(chart: Any) ->
 
 
 def test_values_reach_the_objects(chart: Any) -> None:
-    values = {"serve": {"enabled": True, "replicas": 3, "port": 9000, "service": {"type": "LoadBalancer", "port": 443},
-                        "resources": {"limits": {"cpu": "4", "memory": "3Gi"}}}}
+    values = {**SERVE, "serve": {"enabled": True, "replicas": 3, "port": 9000,
+                                 "service": {"type": "LoadBalancer", "port": 443},
+                                 "resources": {"limits": {"cpu": "4", "memory": "3Gi"}}}}
     deployment, service = _serve_objects(chart, values)
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     assert deployment["spec"]["replicas"] == 3 and container["args"][-1] == "9000"
     assert container["ports"][0]["containerPort"] == 9000 and container["resources"]["limits"]["cpu"] == "4"
     assert service["spec"]["type"] == "LoadBalancer" and service["spec"]["ports"][0]["port"] == 443
+
+
+def test_serve_without_a_key_is_refused(chart: Any) -> None:
+    with pytest.raises(helm.HelmRenderError, match="KV_API_KEY"):
+        chart.render({"serve": {"enabled": True}}, name="kv", namespace="data")
+    deployment, _ = _serve_objects(chart, {"serve": {"enabled": True}, "existingSecret": "kv-managed"})
+    assert deployment["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"] == "kv-managed"
 
 
 @pytest.mark.parametrize("values", [{"serve": {"enabled": "yes"}}, {"serve": {"port": 0}},

@@ -251,3 +251,35 @@ def test_extractor_object_shows_no_secret(server) -> None:
     obj = answer["objects"][0]
     assert obj["name"] == "Till database" and obj["outputs"]
     assert PLANTED_SECRET not in json.dumps(answer)
+
+
+def test_api_key_from_a_secret_file_guards_http(mini_index: Path, embedder, tmp_path: Path, monkeypatch) -> None:
+    from starlette.testclient import TestClient
+
+    from keboola_vectorizer.mcp_server import mcp_http_app
+
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "kv-api-key").write_text("file-key-3f9a2c\n")
+    monkeypatch.setenv("KV_SECRETS_DIR", str(secrets))
+    monkeypatch.setenv("KV_API_KEY", "env-key-loses")
+    key = load_settings().kv_api_key.get_secret_value()
+    assert key == "file-key-3f9a2c"
+    with _engine(mini_index, embedder) as engine, TestClient(mcp_http_app(engine, key)) as http:
+        assert http.get("/healthz").json()["index"] is True
+        listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+        assert http.post("/mcp", json=listing).status_code == 401
+        assert http.post("/mcp", json=listing, headers={"Authorization": "Bearer env-key-loses"}).status_code == 401
+
+
+def test_http_beyond_loopback_needs_a_key(monkeypatch, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from keboola_vectorizer import cli
+    from keboola_vectorizer.errors import ConfigError
+
+    monkeypatch.delenv("KV_API_KEY", raising=False)
+    monkeypatch.setenv("KV_SECRETS_DIR", str(tmp_path))
+    monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "qdrant"))
+    result = CliRunner().invoke(cli.app, ["mcp", "--transport", "http", "--host", "0.0.0.0"])
+    assert isinstance(result.exception, ConfigError) and "KV_API_KEY" in result.exception.one_line()

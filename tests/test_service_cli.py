@@ -59,3 +59,9 @@ def test_service_search_errors_keep_the_exit_codes(service_url: str, tmp_path: P
 
 def test_ready_service_fixture_is_really_ready(service_url: str) -> None:
     wait_ready(service_url, timeout=1)
+
+
+def test_serve_beyond_loopback_wants_a_key(tmp_path: Path) -> None:
+    refused = _cli("serve", "--host", "0.0.0.0", "--port", str(free_port()), QDRANT_PATH=str(tmp_path))
+    assert refused.returncode == 3 and "without an API key" in refused.stderr
+    assert refused.stderr.count("\n") == 1

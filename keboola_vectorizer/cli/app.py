@@ -7,12 +7,14 @@ from typing import Annotated
 
 import typer
 
+from keboola_vectorizer.audit import observed_run
 from keboola_vectorizer.cli.commands import indexing, operations, querying
 from keboola_vectorizer.cli.context import invocation
 from keboola_vectorizer.cli.options import LogFormat
 from keboola_vectorizer.logging_setup import configure_logging, register_secrets
 from keboola_vectorizer.mcp_server.command import mcp
 from keboola_vectorizer.service.command import serve
+from keboola_vectorizer.watch.command import watch
 
 app = typer.Typer(
     name="keboola-vectorizer",
@@ -45,3 +47,4 @@ app.command("doctor")(operations.doctor)
 app.add_typer(operations.snapshot_app, name="snapshot")
 app.command("serve")(serve)
 app.command("mcp")(mcp)
+app.command("watch")(observed_run("watch")(watch))

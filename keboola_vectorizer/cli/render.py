@@ -129,7 +129,7 @@ def lineage(result: Any, as_json: bool) -> None:
         stdout.print(tree, crop=False)
 
 
-def status(data: dict[str, Any], as_json: bool) -> None:
+def status(data: dict[str, Any], as_json: bool, watch_lines: list[str]) -> None:
     if as_json:
         print_json(data)
         return
@@ -146,6 +146,8 @@ def status(data: dict[str, Any], as_json: bool) -> None:
     if last:
         stdout.print(f"Last run finished {last.get('finished_at')}: embedded {last.get('embedded')}, "
                      f"skipped {last.get('skipped')}, deleted {last.get('deleted')}")
+    for line in watch_lines:
+        stdout.print(safe(line), highlight=False)
 
 
 def evaluation(result: dict[str, Any], as_json: bool) -> None:

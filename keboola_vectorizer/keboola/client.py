@@ -231,6 +231,12 @@ class KeboolaClient:
             "branch/default/components", lambda: self._client.components.list(include=include)
         )
 
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """`GET /v2/storage/{path}?params` with the same retries, for calls kbcstorage lacks (events)."""
+        # kbcstorage's generic GET on any endpoint keeps the token header and our transport.
+        endpoint = self._client.tokens
+        return self._call(path, lambda: endpoint._get(f"{self.url}/v2/storage/{path}", params=params))
+
     # --- retry machinery -------------------------------------------------------------------------
 
     def _where(self) -> str:

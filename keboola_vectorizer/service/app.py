@@ -49,7 +49,8 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 class Readiness:
-    """Warms the engine once at start, again on /readyz while it is not ready (throttled)."""
+    """Warms the engine once at start, and again in the background when /readyz is asked while it is
+    not ready (at most every READY_RETRY_S)."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -81,10 +82,10 @@ class Readiness:
         self._task = asyncio.get_running_loop().create_task(self.warm())
 
     async def check(self) -> bool:
+        """Answers at once (a probe has a timeout of a second or so); a warm-up runs in the background."""
         if not self.ready and (self._task is None or self._task.done()) \
                 and time.monotonic() - self._tried_at > READY_RETRY_S:
             self._task = asyncio.get_running_loop().create_task(self.warm())
-            await self._task
         return self.ready
 
 

@@ -16,8 +16,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 COOKIE = "kv_key"
 COOKIE_MAX_AGE = 365 * 24 * 3600
-# Paths anyone may read: probes, the page's own assets, the key form, and the page (which asks).
-PUBLIC_PREFIXES = ("/healthz", "/readyz", "/static/", "/favicon")
 
 
 def presented_key(request: Request) -> str | None:

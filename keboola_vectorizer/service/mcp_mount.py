@@ -23,11 +23,12 @@ class McpMount:
     lifespan: Callable[[], AbstractAsyncContextManager[None]]
 
 
-def mcp_mount_for(engine: Any, api_key: str | None, host: str = "127.0.0.1") -> McpMount:
+def mcp_mount_for(engine: Any, api_key: str | None, host: str = "127.0.0.1",
+                  max_chars: int | None = None) -> McpMount:
     from keboola_vectorizer.mcp_server import mcp_http_app, mcp_lifespan
 
     # `host` is where the service listens: the SDK turns DNS-rebinding protection on for loopback only.
-    app = mcp_http_app(engine, api_key, path=MCP_PATH, host=host)
+    app = mcp_http_app(engine, api_key, path=MCP_PATH, host=host, max_chars=max_chars)
     return McpMount(app, lambda: mcp_lifespan(app))
 
 

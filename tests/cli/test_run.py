@@ -32,9 +32,10 @@ def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_readme_exit_code_table_is_the_enum() -> None:
-    section = README.read_text().split("## Exit codes", 1)[1]
-    table = "\n".join(line for line in section.splitlines() if line.startswith("|"))
-    assert table.split("\n\n")[0] == exit_code_table()
+    section = README.read_text().split("## Exit codes", 1)[1].splitlines()
+    start = next(i for i, line in enumerate(section) if line.startswith("|"))
+    end = next((i for i in range(start, len(section)) if not section[i].startswith("|")), len(section))
+    assert "\n".join(section[start:end]) == exit_code_table()
     assert set(EXIT_CODE_MEANINGS) == set(ExitCode)
 
 

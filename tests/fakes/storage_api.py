@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 import keboola_vectorizer
+from tests.fakes.storage_events import EventLog
 
 SAMPLE_ORG = Path(keboola_vectorizer.__file__).parent / "sample_org"
 PREFIX = "/v2/storage"
@@ -126,6 +127,7 @@ class FakeStorageApi:
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self.events = EventLog(self)  # the events feed and edits that emit events (storage_events.py)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -270,7 +272,14 @@ class FakeStorageApi:
                 self._send(handler, fault.status, body, headers)
                 return
 
-        status, body = self._route(method, path, query, token, project_id)
+        if method != "GET" and path.startswith(PREFIX + "/") and project_id is not None:
+            # Writes change the served organisation and emit their events (tests/fakes/storage_events.py).
+            length = int(handler.headers.get("Content-Length") or 0)
+            raw = handler.rfile.read(length) if length else b""
+            status, body = self.events.write(project_id, method, path[len(PREFIX) + 1:], raw,
+                                             handler.headers.get("Content-Type") or "")
+        else:
+            status, body = self._route(method, path, query, token, project_id)
         self._send(handler, status, body)
 
     def _route(
@@ -284,7 +293,7 @@ class FakeStorageApi:
         if project_id is None:
             return 401, _error_body("Invalid access token", "storage.tokenInvalid")
         if method != "GET":
-            return 405, _error_body(f"The fake Storage API serves GET only, not {method}", "methodNotAllowed")
+            return 405, _error_body(f"The fake Storage API does not serve {method} {path}", "methodNotAllowed")
 
         include = {part for value in query.get("include", []) for part in value.split(",") if part}
         route = path[len(PREFIX) + 1 :]
@@ -313,6 +322,9 @@ class FakeStorageApi:
                 dropped.add("bucket")
             return 200, [_without(t, dropped) for t in data]
         branch_route = route.split("/")
+        if route == "events" or (len(branch_route) == 3 and branch_route[0] == "branch"
+                                 and branch_route[2] == "events"):
+            return self.events.answer(project_id, query)
         if route == "components" or (
             len(branch_route) == 3 and branch_route[0] == "branch" and branch_route[2] == "components"
         ):
@@ -341,10 +353,11 @@ class FakeStorageApi:
 
     @staticmethod
     def _send(handler: _Handler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body, indent=1, ensure_ascii=False).encode("utf-8") + b"\n"
+        payload = b"" if status == 204 else json.dumps(body, indent=1, ensure_ascii=False).encode("utf-8") + b"\n"
         try:
             handler.send_response(status)
-            handler.send_header("Content-Type", "application/json; charset=utf-8")
+            if payload:  # a 204 (a delete) has no body and so no content type
+                handler.send_header("Content-Type", "application/json; charset=utf-8")
             handler.send_header("Content-Length", str(len(payload)))
             for name, value in (headers or {}).items():
                 handler.send_header(name, value)

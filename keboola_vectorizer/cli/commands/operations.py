@@ -18,10 +18,11 @@ if TYPE_CHECKING:
 def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Collection, model, dimension, point counts (total, by kind, by project) and the last run."""
     from keboola_vectorizer.status import collection_status
+    from keboola_vectorizer.watch.command import status_lines
 
     with invocation(ctx).open_store(read_only=True) as store:
         data = collection_status(store)
-    render.status(data, as_json)
+    render.status(data, as_json, status_lines({"watch": {"projects": data["watch"]}}))
 
 
 def doctor(ctx: typer.Context, as_json: JsonOpt = False) -> None:
