@@ -62,7 +62,7 @@ def run_checks(settings: Settings) -> list[DoctorCheck]:
 
     checks = _keboola_checks(settings)
     try:
-        store = open_store(settings)
+        store = open_store(settings, interactive=True)  # a person or a probe waits on doctor
     except VectorizerError as error:
         return checks + [DoctorCheck("qdrant reachable", False, error.one_line())]
     try:

@@ -39,6 +39,7 @@ from keboola_vectorizer.search import similar as run_similar
 from keboola_vectorizer.store.base import CollectionMeta, SearchFilters, VectorStore
 
 log = logging.getLogger(__name__)
+MAX_QUERY_CHARS = 4096
 
 KINDS = ("bucket", "table", "column", "configuration", "configuration_row")
 STAGES = ("in", "out")
@@ -258,6 +259,10 @@ class SearchEngine:
         """Ranked results as `search --json` prints them, one page (`offset`, `limit`) and `has_more`."""
         if not str(query or "").strip():
             raise ConfigError("the search query is empty", "pass the words to search for")
+        if len(query) > MAX_QUERY_CHARS:
+            # The model reads ~256 tokens; a longer query only costs time (and a 1 MB one, memory).
+            raise ConfigError(f"the search query is too long ({len(query):,} characters)",
+                              f"pass at most {MAX_QUERY_CHARS:,}: the words that describe what you look for")
         if mode not in SEARCH_MODES:
             raise ConfigError(f"unknown search mode {mode!r}", f"use one of {', '.join(SEARCH_MODES)}")
         if limit < 1 or offset < 0:

@@ -25,6 +25,8 @@ class ExitCode(IntEnum):
     LOCK_BUSY = 9
     EMPTY_INDEX = 10
     SERVICE = 11
+    DISK_FULL = 12
+    STORE_DAMAGED = 13
     INTERRUPTED = 130
 
 
@@ -42,6 +44,10 @@ EXIT_CODE_MEANINGS = {
     ExitCode.LOCK_BUSY: "another index run holds the collection's lock",
     ExitCode.EMPTY_INDEX: "the index is empty or missing (run `index` first)",
     ExitCode.SERVICE: "the search service (`KV_SERVICE_URL`) is unreachable or refused the key",
+    ExitCode.DISK_FULL: ("not enough disk space for the embedded store (checked before every write; free space, "
+                         "then rerun: it resumes)"),
+    ExitCode.STORE_DAMAGED: ("the embedded store is damaged (a file cut short, missing or changed): "
+                             "`index --rebuild` or `snapshot restore NAME`"),
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); rerun the same command to resume",
 }
 
@@ -119,3 +125,15 @@ class ServiceError(VectorizerError):
     """The search service (KV_SERVICE_URL) is unreachable, refused the key, or failed."""
 
     exit_code = ExitCode.SERVICE
+
+
+class DiskFullError(StoreError):
+    """The embedded store's disk has too little free space for the next write (checked before it)."""
+
+    exit_code = ExitCode.DISK_FULL
+
+
+class StoreDamagedError(StoreError):
+    """The embedded store's files differ from what it recorded (truncated, missing or changed)."""
+
+    exit_code = ExitCode.STORE_DAMAGED

@@ -1,9 +1,10 @@
-"""Retrieval quality over a questions file: recall@1/5/10, MRR@10, nDCG@10 and the misses."""
+"""Retrieval quality over a questions file: hit@k and recall@k (k = 1, 5, 10), MRR@10, nDCG@10, with
+bootstrap 95% intervals, a breakdown by kind of the relevant object (and by question class when the
+file has one), the misses, and optionally each question's top 10 (for a paired comparison)."""
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -11,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from keboola_vectorizer.errors import ConfigError
+from keboola_vectorizer.eval_stats import breakdown, question_groups, score_ranking, summarize, write_rankings
 from keboola_vectorizer.store.base import SearchFilters
-
-CUTOFFS = (1, 5, 10)
 
 
 @dataclass
@@ -21,6 +21,7 @@ class Question:
     query: str
     relevant: list[str]
     filters: dict[str, Any]
+    question_class: str | None = None
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -32,8 +33,10 @@ def load_questions(path: Path) -> list[Question]:
             continue
         try:
             row = json.loads(line)
+            question_class = row.get("class")
             questions.append(Question(str(row["query"]), [str(r) for r in row["relevant"]],
-                                      dict(row.get("filters") or {})))
+                                      dict(row.get("filters") or {}),
+                                      str(question_class) if question_class else None))
         except (ValueError, KeyError, TypeError):
             raise ConfigError(f"questions file {path} line {number} is not "
                               '{"query": ..., "relevant": [...]}',
@@ -56,41 +59,35 @@ def filters_from_json(data: dict[str, Any]) -> SearchFilters:
     )
 
 
-def score_ranking(ranked: list[str], relevant: list[str]) -> dict[str, float]:
-    relevant_set = set(relevant)
-    scores: dict[str, float] = {}
-    for k in CUTOFFS:
-        found = len(relevant_set & set(ranked[:k]))
-        scores[f"recall@{k}"] = found / len(relevant_set)
-    reciprocal = 0.0
-    for position, doc_id in enumerate(ranked[:10], start=1):
-        if doc_id in relevant_set:
-            reciprocal = 1.0 / position
-            break
-    scores["mrr@10"] = reciprocal
-    dcg = sum(1.0 / math.log2(i + 2) for i, d in enumerate(ranked[:10]) if d in relevant_set)
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(relevant_set), 10)))
-    scores["ndcg@10"] = dcg / ideal if ideal else 0.0
-    return scores
+METRICS = ("hit@1", "hit@5", "hit@10", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 
 
-def evaluate(questions: list[Question],
-             ranker: Callable[[str, SearchFilters, int], list[str]]) -> dict[str, Any]:
-    """Mean metrics over `questions`; `ranker(query, filters, limit)` returns document ids."""
-    totals: dict[str, float] = {}
+def evaluate(questions: list[Question], ranker: Callable[[str, SearchFilters, int], list[str]], *,
+             rankings: Path | None = None) -> dict[str, Any]:
+    """Mean metrics over `questions` with intervals; `ranker(query, filters, limit)` returns ids.
+
+    The top-level metric keys stay plain floats (scripts read them); `intervals` holds their 95%
+    bootstrap intervals and `by_group` the same figures per kind of relevant object and class.
+    """
+    rows: list[dict[str, Any]] = []
     misses: list[dict[str, Any]] = []
     for question in questions:
         ranked = ranker(question.query, filters_from_json(question.filters), 10)
         scores = score_ranking(ranked, question.relevant)
-        for key, value in scores.items():
-            totals[key] = totals.get(key, 0.0) + value
+        rows.append({"query": question.query, "relevant": question.relevant, "top": ranked[:10],
+                     "scores": scores, "groups": question_groups(question.relevant, question.question_class)})
         if scores["recall@5"] < 1.0:
             misses.append({"query": question.query, "relevant": question.relevant, "top": ranked[:5],
                            "recall@5": round(scores["recall@5"], 4),
                            "rank": next((i + 1 for i, d in enumerate(ranked) if d in question.relevant), None)})
-    result: dict[str, Any] = {key: round(value / len(questions), 4) for key, value in totals.items()}
+    summary = summarize([row["scores"] for row in rows], METRICS)
+    result: dict[str, Any] = {key: summary[key] for key in METRICS}
+    result["intervals"] = {key: summary[f"{key}_ci"] for key in METRICS}
+    result["by_group"] = breakdown(rows, METRICS)
     result["queries"] = len(questions)
     result["misses"] = misses
+    if rankings is not None:
+        write_rankings(rankings, rows)
     return result
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from keboola_vectorizer import ids
 from keboola_vectorizer.errors import ConfigError
-from keboola_vectorizer.store.base import Hit, SearchFilters, VectorStore
+from keboola_vectorizer.store.base import Hit, SearchFilters, VectorStore, every_branch
 
 DIRECTIONS = ("upstream", "downstream")
 
@@ -62,7 +62,8 @@ def _missing(doc_id: str, depth: int, via: str | None) -> LineageNode:
     return LineageNode(doc_id, parsed.kind, name, parsed.project_id, "", depth, via, False)
 
 
-def resolve(store: VectorStore, ref: str, project_id: int | None = None) -> Hit:
+def resolve(store: VectorStore, ref: str, project_id: int | None = None,
+            branches: list[str] | None = None) -> Hit:
     """The stored point for a document id (`9001/table/out.c-crm.company`) or a table id
     (`out.c-crm.company`, with `project_id` when several projects hold such a table)."""
     found = store.retrieve([ref])
@@ -72,18 +73,52 @@ def resolve(store: VectorStore, ref: str, project_id: int | None = None) -> Hit:
         found = store.retrieve([ids.table_id(project_id, ref)])
         if found:
             return found[0]
-    filters = SearchFilters(table_ids=[ref], kinds=["table"],
+    filters = SearchFilters(table_ids=[ref], kinds=["table"], branches=list(branches or []),
                             project_ids=[project_id] if project_id is not None else [])
     matches = list(store.scroll(filters))
     if len(matches) == 1:
         return matches[0]
     if not matches:
+        unheld = _unheld_table(store, ref, project_id)
+        if unheld is not None:
+            return unheld
         raise ConfigError(f"no table or document {ref!r} in the index",
                           "pass a document id from `keboola-vectorizer search --json` or a table id "
                           "like out.c-crm.company")
     projects = sorted({str(m.payload.get("project_id")) for m in matches})
     raise ConfigError(f"table {ref!r} exists in several projects ({', '.join(projects)})",
                       "pick one with --project")
+
+
+def _unheld_table(store: VectorStore, table_id: str, project_id: int | None) -> Hit | None:
+    """A table that configurations write or read but Storage does not hold yet (a transformation's
+    first output, say): a stand-in root whose lineage comes from those configurations."""
+    filters = every_branch(kinds=["configuration"], project_ids=[project_id] if project_id is not None else [])
+    producers: list[str] = []
+    consumers: list[str] = []
+    projects: set[Any] = set()
+    for hit in store.scroll(filters):
+        if table_id in (hit.payload.get("outputs") or []):
+            producers.append(hit.document_id)
+            projects.add(hit.payload.get("project_id"))
+        if table_id in (hit.payload.get("inputs") or []):
+            consumers.append(hit.document_id)
+            projects.add(hit.payload.get("project_id"))
+    if len(projects) != 1:
+        return None
+    project = next(iter(projects))
+    return Hit(ids.table_id(project, table_id), 0.0, {
+        "kind": "table", "project_id": project, "table_id": table_id, "name": table_id.rsplit(".", 1)[-1],
+        "produced_by": producers, "consumed_by": consumers})
+
+
+def _config_url(doc_id: str, known_url: str) -> str:
+    """UI link of a configuration the index does not hold, from a link of the same project."""
+    project, kind, rest = (doc_id.split("/", 2) + ["", ""])[:3]
+    base = known_url.split("/admin/projects/")[0]
+    if kind != "configuration" or not base or f"/admin/projects/{project}/" not in known_url or "/" not in rest:
+        return ""
+    return f"{base}/admin/projects/{project}/components/{rest}"
 
 
 class _ConfigIndex:
@@ -99,7 +134,7 @@ class _ConfigIndex:
         if project_id not in self._projects:
             maps: dict[str, dict[str, list[str]]] = {"upstream": {}, "downstream": {}}
             try:
-                filters = SearchFilters(project_ids=[int(project_id)], kinds=["configuration"])
+                filters = every_branch(project_ids=[int(project_id)], kinds=["configuration"])
             except (TypeError, ValueError):
                 return []
             for hit in self._store.scroll(filters):
@@ -118,6 +153,10 @@ def _next_ids(hit: Hit | None, doc_id: str, direction: str, configs: _ConfigInde
     if kind == "table":
         key = "produced_by" if direction == "upstream" else "consumed_by"
         found = [str(d) for d in p.get(key) or []]
+        # An alias mirrors its source table: the source is upstream of it, aliases downstream.
+        mirrored = ([p["alias_of"]] if p.get("alias_of") else []) if direction == "upstream" else list(
+            p.get("aliases") or [])
+        found += [ids.table_id(p.get("project_id", project_id), str(t)) for t in mirrored]
         return list(dict.fromkeys(found + configs.neighbours(project_id, rest, direction)))
     if kind in ("configuration", "configuration_row"):
         key = "inputs" if direction == "upstream" else "outputs"
@@ -154,14 +193,20 @@ def walk(store: VectorStore, root: Hit, direction: str, depth: int = 1) -> list[
         for doc_id, via in pending.items():
             seen.add(doc_id)
             hit = found.get(doc_id)
-            nodes.append(_node(hit, step, via) if hit is not None else _missing(doc_id, step, via))
+            if hit is not None:
+                nodes.append(_node(hit, step, via))
+            else:
+                node = _missing(doc_id, step, via)
+                node.url = _config_url(doc_id, str(root.payload.get("url", "")))
+                nodes.append(node)
             frontier.append((doc_id, hit))
     return nodes
 
 
-def lineage(store: VectorStore, ref: str, *, project_id: int | None = None, depth: int = 1) -> LineageResult:
+def lineage(store: VectorStore, ref: str, *, project_id: int | None = None, depth: int = 1,
+            branches: list[str] | None = None) -> LineageResult:
     """Upstream and downstream of a table (or configuration), `depth` configuration steps each way."""
     if depth < 1:
         raise ConfigError(f"--depth {depth} is below 1", "pass --depth 1 or more")
-    root = resolve(store, ref, project_id)
+    root = resolve(store, ref, project_id, branches)
     return LineageResult(_node(root), walk(store, root, "upstream", depth), walk(store, root, "downstream", depth))

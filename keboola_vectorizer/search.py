@@ -25,6 +25,10 @@ from typing import Any
 from keboola_vectorizer import ids
 from keboola_vectorizer.embedding.base import Embedder
 from keboola_vectorizer.errors import EmptyIndexError
+from keboola_vectorizer.ranking import stages
+from keboola_vectorizer.ranking.confidence import explanation, match_confidence, word_coverage
+from keboola_vectorizer.ranking.fusion import candidates, rank_positions
+from keboola_vectorizer.ranking.stages import Ranking
 from keboola_vectorizer.store.base import (
     Boost,
     Hit,
@@ -48,7 +52,9 @@ PART_WEIGHT = {"column": 0.85, "configuration_row": 0.85}  # a part's score rela
 SIBLING_DECAY = 0.7  # each further part of the same whole counts this much less
 POOL = 100  # candidates re-ranked per search (at least 3x the limit)
 # What re-ranking reads of a candidate; full payloads (text included) are fetched for the results only.
-RANK_FIELDS = ("kind", "project_id", "table_id", "parent_id")
+RANK_FIELDS = ("kind", "project_id", "table_id", "parent_id", "bucket_id", "name", "component_type",
+               "configuration_id", "produced_by", "consumed_by", "flow_tasks")
+DEFAULT_RANKING = Ranking()
 
 
 @dataclass
@@ -64,6 +70,11 @@ class SearchResult:
     component_id: str | None = None
     table_id: str | None = None
     bucket_id: str | None = None
+    # How sure search is that this result answers the query, 0-1; below LOW_CONFIDENCE: "no good match".
+    confidence: float | None = None
+    explain: dict[str, Any] | None = None
+    branch_id: str | None = None  # set on dev-branch objects only (shown with --branch)
+    branch_name: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +101,7 @@ def to_result(hit: Hit, query: str) -> SearchResult:
         project_id=int(p.get("project_id", 0)), project_name=str(p.get("project_name", "")),
         score=round(float(hit.score), 6), url=str(p.get("url", "")), snippet=snippet_for(p, query),
         component_id=p.get("component_id"), table_id=p.get("table_id"), bucket_id=p.get("bucket_id"),
+        branch_id=p.get("branch_id"), branch_name=p.get("branch_name"),
     )
 
 
@@ -114,37 +126,39 @@ def parent_document_id(payload: dict[str, Any]) -> str | None:
     return ids.column_table_id(payload)
 
 
-def rerank(hits: list[Hit], *, rank_scores: bool, rrf_k: int, fetch: Callable[[list[str]], list[Hit]],
-           kinds: list[str] | None = None) -> list[Hit]:
-    """Parts lend their wholes a share of their score, step behind them, and repeat less.
-
-    A column gives its table a share of its score, a row its configuration (`PART_SHARE`; the best
-    part only: a wide table must not win by width). Parts then weigh `PART_WEIGHT[kind]`, and each
-    further part of the same whole `SIBLING_DECAY` less, so five columns of one table do not fill
-    the first results. `rank_scores` first replaces scores by
-    1 / (k + rank) (single modes: cosine and BM25 scores are not on the fused scale; equal scores
-    share a rank). `fetch` loads wholes that only their parts brought in; `kinds` (when given) is
-    what the caller may see.
-    """
+def credit_parts(hits: list[Hit], *, rank_scores: bool, rrf_k: int, fetch: Callable[[list[str]], list[Hit]],
+                 kinds: list[str] | None = None, part_decay: float = 0.0, whole_leads: bool = False,
+                 notes: dict[str, dict] | None = None) -> list[Hit]:
+    """`rerank` without the final kind filter: every whole and part, scored, best first."""
+    notes = {} if notes is None else notes
+    ranks = rank_positions(hits) if rank_scores else {}
     scored: dict[str, Hit] = {}
-    rank, previous = 0, None
-    for position, hit in enumerate(hits):
-        if hit.score != previous:
-            rank, previous = position, hit.score
-        scored[hit.document_id] = Hit(hit.document_id, 1.0 / (rrf_k + rank) if rank_scores else hit.score,
-                                      hit.payload)
-    best_part: dict[str, tuple[str, float]] = {}
+    for hit in hits:
+        score = 1.0 / (rrf_k + ranks[hit.document_id]) if rank_scores else hit.score
+        scored[hit.document_id] = Hit(hit.document_id, score, hit.payload)
+    parts: dict[str, list[tuple[float, str, str]]] = {}
     for hit in scored.values():
         parent = parent_document_id(hit.payload)
-        if parent is not None and hit.score > best_part.get(parent, ("", 0.0))[1]:
-            best_part[parent] = (str(hit.payload.get("kind")), hit.score)
+        if parent is not None:
+            parts.setdefault(parent, []).append((hit.score, hit.document_id, str(hit.payload.get("kind"))))
     allowed = {whole for _, whole in PART_SHARE.values()} if not kinds else set(kinds)
-    missing = [p for p, (kind, _) in best_part.items() if p not in scored and PART_SHARE[kind][1] in allowed]
+    missing = sorted(p for p, found in parts.items() if p not in scored and PART_SHARE[found[0][2]][1] in allowed)
     for hit in fetch(missing) if missing else []:
         scored[hit.document_id] = Hit(hit.document_id, 0.0, hit.payload)
-    for parent, (kind, part_score) in best_part.items():
-        if parent in scored:
-            scored[parent].score += PART_SHARE[kind][0] * part_score
+    for parent, found in parts.items():
+        if parent not in scored:
+            continue
+        found.sort(key=lambda f: (-f[0], f[1]))
+        share, _ = PART_SHARE[found[0][2]]
+        # The best part counts fully, further parts less and less (a wide table must not win by width).
+        evidence = sum(score * part_decay ** i for i, (score, _, _) in enumerate(found))
+        whole = scored[parent]
+        whole.score += share * evidence
+        if whole_leads:
+            # A whole is never behind its own best part: the part is evidence for it.
+            whole.score = max(whole.score, found[0][0])
+        notes.setdefault(parent, {}).update(matched_part=found[0][1],
+                                            matched_part_name=scored[found[0][1]].payload.get("name"))
     for hit in scored.values():
         hit.score *= PART_WEIGHT.get(str(hit.payload.get("kind")), 1.0)
     ranked = sorted(scored.values(), key=lambda h: (-h.score, h.document_id))
@@ -154,16 +168,42 @@ def rerank(hits: list[Hit], *, rank_scores: bool, rrf_k: int, fetch: Callable[[l
         if parent is not None:
             hit.score *= SIBLING_DECAY ** siblings.get(parent, 0)
             siblings[parent] = siblings.get(parent, 0) + 1
-    ranked = [h for h in ranked if not kinds or h.payload.get("kind") in kinds]
     return sorted(ranked, key=lambda h: (-h.score, h.document_id))
+
+
+def rerank(hits: list[Hit], *, rank_scores: bool, rrf_k: int, fetch: Callable[[list[str]], list[Hit]],
+           kinds: list[str] | None = None, part_decay: float = 0.0, whole_leads: bool = False,
+           notes: dict[str, dict] | None = None) -> list[Hit]:
+    """Parts lend their wholes a share of their score, step behind them, and repeat less.
+
+    A column gives its table a share of its score, a row its configuration (`PART_SHARE`; with
+    `part_decay` 0 the best part only, else each further part `part_decay` times less; with
+    `whole_leads` the whole is never behind its best part). Parts then weigh `PART_WEIGHT[kind]`, and
+    each further part of the same whole `SIBLING_DECAY` less, so five columns of one table do not fill
+    the first results.
+    `rank_scores` first replaces scores by 1 / (k + rank) (single modes: cosine and BM25 scores are
+    not on the fused scale; equal scores share a rank). `fetch` loads wholes that only their parts
+    brought in; `kinds` (when given) is what the caller may see.
+    """
+    ranked = credit_parts(hits, rank_scores=rank_scores, rrf_k=rrf_k, fetch=fetch, kinds=kinds,
+                          part_decay=part_decay, whole_leads=whole_leads, notes=notes)
+    return [h for h in ranked if not kinds or h.payload.get("kind") in kinds]
 
 
 def search(store: VectorStore, embedder: Callable[[], Embedder], query: str, *,
            mode: SearchMode = "hybrid", filters: SearchFilters | None = None,
-           limit: int = 10, boost: Boost | None = None, params: RankParams | None = None) -> list[SearchResult]:
-    """Ranked results; `embedder` is a factory so sparse-only searches never load a model."""
+           limit: int = 10, boost: Boost | None = None, params: RankParams | None = None,
+           explain: bool = False, exclude: list[str] | None = None,
+           ranking: Ranking | None = None) -> list[SearchResult]:
+    """Ranked results; `embedder` is a factory so sparse-only searches never load a model.
+
+    `explain` fills each result's `explain` (ranks, matched column, boosts); `exclude` drops these
+    documents and their parts from the candidates (how the eval measures the no-good-match signal);
+    `ranking` overrides the stage weights (`ranking.stages.Ranking`).
+    """
     filters = filters or SearchFilters()
     params = params or DEFAULT_RANK
+    ranking = ranking or DEFAULT_RANKING
     if boost is not None:
         params = replace(params, boost=boost)
     vectors = query_vectors(query, mode, embedder)
@@ -175,13 +215,31 @@ def search(store: VectorStore, embedder: Callable[[], Embedder], query: str, *,
     parts = [part for part, (_, whole) in PART_SHARE.items() if kinds and whole in kinds and part not in kinds]
     if parts:
         pool_filters = replace(filters, kinds=[*kinds, *parts])
-    hits = store.query(vectors, mode, pool_filters, pool, replace(params, prefetch=params.prefetch or pool),
-                       fields=RANK_FIELDS)
-    ranked = rerank(hits, rank_scores=mode != "hybrid", rrf_k=params.rrf_k,
-                    fetch=lambda ids: store.retrieve(ids, fields=RANK_FIELDS), kinds=kinds or None)[:limit]
+    notes: dict[str, dict] = {}
+    hits = candidates(store, vectors, mode, pool_filters, pool, params, RANK_FIELDS, notes)
+    excluded = set(exclude or [])
+
+    def kept(found: list[Hit]) -> list[Hit]:
+        return [h for h in found if h.document_id not in excluded and parent_document_id(h.payload) not in excluded]
+
+    def fetch(ids: list[str]) -> list[Hit]:
+        return kept(store.retrieve(ids, fields=RANK_FIELDS))
+
+    ranked = credit_parts(kept(hits), rank_scores=False, rrf_k=params.rrf_k, fetch=fetch, kinds=kinds or None,
+                          part_decay=ranking.part_decay, whole_leads=ranking.whole_leads, notes=notes)
+    ranked, _ = stages.apply(query, ranked, ranking, fetch, notes)
+    ranked = [h for h in ranked if not kinds or h.payload.get("kind") in kinds][:limit]
     payloads = {hit.document_id: hit.payload for hit in store.retrieve([hit.document_id for hit in ranked])}
-    return [to_result(Hit(hit.document_id, hit.score, payloads.get(hit.document_id, hit.payload)), query)
-            for hit in ranked]
+    results = []
+    for hit in ranked:
+        result = to_result(Hit(hit.document_id, hit.score, payloads.get(hit.document_id, hit.payload)), query)
+        note = notes.get(hit.document_id, {})
+        text = str(payloads.get(hit.document_id, {}).get("text") or "")
+        result.confidence = match_confidence(note, notes, word_coverage(query, text))
+        if explain:
+            result.explain = explanation(note, notes)
+        results.append(result)
+    return results
 
 
 def similar(store: VectorStore, document_id: str, *, filters: SearchFilters | None = None,

@@ -1,7 +1,7 @@
 """Index benchmark: the project's pipeline against the model alone and against LangChain's indexing API.
 
-For each size N it generates (once, cached in --workdir) a synthetic organisation of about N
-documents shaped like the sample organisation (scripts/gen_snapshot.py), then measures, each phase in
+For each size N it generates (once, cached in --workdir) an organisation of about N documents with
+the project's demo organisation generator (scripts/gen_snapshot.py), then measures, each phase in
 its own process so that its peak RSS is its own:
 
   encode-torch   the model alone: SentenceTransformer.encode (PyTorch, batch 64) over the documents'
@@ -554,9 +554,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def bundled_sample() -> Path:
-    from keboola_vectorizer.keboola.snapshot import bundled_sample_org
+    from keboola_vectorizer.demo_org import demo_snapshot_dir
 
-    return bundled_sample_org()
+    return demo_snapshot_dir()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Figures for the spine on the bundled sample organisation (2,141 documents):
+"""Figures for the spine on the generated demo organisation (`index --sample`):
 documents per second for a full index, seconds for an unchanged rerun, warm search latency p50/p95
 over 100 queries (hybrid, the default). Prints a table; run with the machine otherwise idle.
 
@@ -15,8 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from keboola_vectorizer.demo_org import QUESTIONS, demo_snapshot_dir
 from keboola_vectorizer.embedding.base import EmbeddingSettings, create_embedder
-from keboola_vectorizer.keboola.snapshot import Snapshot, bundled_sample_org
+from keboola_vectorizer.keboola.snapshot import Snapshot
 from keboola_vectorizer.pipeline import run_index
 from keboola_vectorizer.search import search
 from keboola_vectorizer.store.edge import EdgeStore
@@ -31,8 +32,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--queries", type=int, default=100)
     args = parser.parse_args()
-    sample = bundled_sample_org()
-    questions = [json.loads(line)["query"] for line in (sample / "questions-dev.jsonl").read_text().splitlines()]
+    sample = demo_snapshot_dir()
+    questions = [json.loads(line)["query"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
     queries = [questions[i % len(questions)] for i in range(args.queries)]
     embedder = create_embedder(EmbeddingSettings(provider="local"))
     embedder.embed_query("warm up the model")
@@ -61,7 +62,7 @@ def main() -> None:
         (f"hybrid search p50 ms ({len(latencies)} warm queries)", f"{statistics.median(latencies):.1f}"),
         ("hybrid search p95 ms", f"{percentile(latencies, 95):.1f}"),
     ]
-    print(f"# sample organisation benchmark — {platform.node()}, {platform.processor() or platform.machine()}, "
+    print(f"# demo organisation benchmark — {platform.node()}, {platform.processor() or platform.machine()}, "
           f"{time.strftime('%Y-%m-%d')}")
     width = max(len(name) for name, _ in rows)
     for name, value in rows:

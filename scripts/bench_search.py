@@ -37,7 +37,8 @@ sys.path.insert(0, str(HERE))
 
 from bench_index import StandInEmbedder, machine, snapshot_for  # noqa: E402
 
-from keboola_vectorizer.keboola.snapshot import Snapshot, bundled_sample_org  # noqa: E402
+from keboola_vectorizer.demo_org import QUESTIONS  # noqa: E402
+from keboola_vectorizer.keboola.snapshot import Snapshot  # noqa: E402
 from keboola_vectorizer.store.base import SearchFilters  # noqa: E402
 from keboola_vectorizer.store.edge import EdgeStore  # noqa: E402
 
@@ -45,7 +46,7 @@ MODES = ("dense", "sparse", "hybrid")
 
 
 def queries() -> list[str]:
-    lines = (bundled_sample_org() / "questions-dev.jsonl").read_text().splitlines()
+    lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
     return [json.loads(line)["query"] for line in lines if line.strip()]
 
 

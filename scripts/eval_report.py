@@ -20,8 +20,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from keboola_vectorizer.demo_org import QUESTIONS, demo_snapshot_dir
 from keboola_vectorizer.evaluate import NameSubstringRanker, evaluate, load_questions
-from keboola_vectorizer.keboola.snapshot import Snapshot, bundled_sample_org
+from keboola_vectorizer.keboola.snapshot import Snapshot
 from keboola_vectorizer.pipeline import iter_documents
 
 METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
@@ -41,8 +42,9 @@ def run_cli(*args: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--questions", type=Path, default=bundled_sample_org() / "questions-dev.jsonl")
-    parser.add_argument("--snapshot", type=Path, default=None, help="snapshot for the baseline (default: sample)")
+    parser.add_argument("--questions", type=Path, default=QUESTIONS)
+    parser.add_argument("--snapshot", type=Path, default=None,
+                        help="snapshot for the baseline (default: the demo organisation)")
     parser.add_argument("--index", action="store_true", help="run `index` on the snapshot first")
     parser.add_argument("--no-boost", action="store_true", help="leave out the hybrid + boost row")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
@@ -53,7 +55,7 @@ def main() -> None:
         run_cli("index", *(["--snapshot", str(args.snapshot)] if args.snapshot else ["--sample"]), "--json")
     rows: dict[str, dict] = {}
     questions = load_questions(args.questions)
-    snapshot = Snapshot(args.snapshot or bundled_sample_org())
+    snapshot = Snapshot(args.snapshot or demo_snapshot_dir())
     baseline = NameSubstringRanker((d.id, d.payload) for d in iter_documents(snapshot))
     rows["name substring"] = evaluate(questions, baseline)
     for mode in ("dense", "sparse", "hybrid"):

@@ -5,8 +5,9 @@ points were lost or duplicated against an undisturbed run (ids and content hashe
     .venv/bin/python scripts/fault_matrix.py --json     # the same as JSON
     .venv/bin/python scripts/fault_matrix.py -k openai  # only scenarios whose name contains "openai"
 
-The scenarios live in tests/fault_scenarios.py and are the ones tests/test_faults.py,
-tests/test_kill_resume.py and tests/test_lock.py assert on. Exits 1 if any scenario lost or duplicated
+The scenarios live in tests/fault_scenarios.py and tests/cluster_faults.py and are the ones
+tests/test_faults.py, tests/test_kill_resume.py, tests/test_lock.py and tests/test_cluster_faults.py
+assert on. Exits 1 if any scenario lost or duplicated
 a point or failed one of its checks.
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests import cluster_faults as cf  # noqa: E402
 from tests import fault_scenarios as fs  # noqa: E402
 
 
@@ -30,7 +32,7 @@ def main() -> int:
     parser.add_argument("-k", dest="only", default="", help="only scenarios whose name contains this")
     args = parser.parse_args()
 
-    scenarios = [s for s in fs.ALL if args.only in s.__name__]
+    scenarios = [s for s in fs.ALL + cf.ALL if args.only in s.__name__]
     started = time.monotonic()
     rows = []
     with fs.lab_at() as lab:
@@ -49,7 +51,7 @@ def main() -> int:
                           "seconds": round(time.monotonic() - started, 1)}, indent=2))
     else:
         print(f"Baseline: an undisturbed `index --provider openai --batch-size {fs.BATCH}` of project "
-              f"{fs.PROJECT}: {baseline['documents']} documents, {baseline['points']} points.\n")
+              f"{lab.project}: {baseline['documents']} documents, {baseline['points']} points.\n")
         print("| fault | where injected | outcome | points lost | points duplicated |")
         print("| --- | --- | --- | ---: | ---: |")
         for row in rows:

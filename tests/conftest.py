@@ -1,11 +1,17 @@
-"""Shared fixtures: the bundled sample organisation, writable snapshot copies, one loaded model,
-and one full index of the sample organisation built once per session (tests copy it to modify it)."""
+"""Shared fixtures: the generated demo organisation, writable snapshot copies, one loaded model,
+and one full index of the demo organisation built once per session (tests copy it to modify it).
+
+The demo organisation is generated fresh for the session into a temporary KV_DEMO_ORG_DIR (so a
+stale user cache never decides a test, and subprocesses running `--sample` use the same copy).
+Expected counts come from the generator's summary, never from a checked-in file."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,26 +19,31 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["KV_DEMO_ORG_DIR"] = tempfile.mkdtemp(prefix="kv-demo-org-")
+atexit.register(shutil.rmtree, os.environ["KV_DEMO_ORG_DIR"], True)
 
+from keboola_vectorizer.demo_org import demo_snapshot_dir, demo_summary  # noqa: E402
 from keboola_vectorizer.embedding.base import EmbeddingSettings, create_embedder  # noqa: E402
-from keboola_vectorizer.keboola.snapshot import Snapshot, bundled_sample_org  # noqa: E402
+from keboola_vectorizer.keboola.snapshot import Snapshot  # noqa: E402
 from keboola_vectorizer.pipeline import run_index  # noqa: E402
 from keboola_vectorizer.store.edge import EdgeStore  # noqa: E402
 
-SAMPLE_ORG = bundled_sample_org()
+DEMO_ORG = demo_snapshot_dir()
+DEMO = demo_summary(DEMO_ORG)
+# The two smallest projects (the sandbox and email marketing): for tests that index whole projects
+# through the CLI and must stay quick.
+SMALL, SECOND = DEMO.project("sandbox").id, DEMO.project("email").id
 
 
 def copy_snapshot(target: Path, project_ids: list[int] | None = None) -> Path:
-    """A writable copy of the sample organisation (or some of its projects)."""
+    """A writable copy of the demo organisation (or some of its projects)."""
     target.mkdir(parents=True, exist_ok=True)
-    projects = json.loads((SAMPLE_ORG / "projects.json").read_text())
+    projects = json.loads((DEMO_ORG / "projects.json").read_text())
     if project_ids is not None:
         projects = [p for p in projects if p["id"] in project_ids]
     for project in projects:
-        shutil.copytree(SAMPLE_ORG / str(project["id"]), target / str(project["id"]))
+        shutil.copytree(DEMO_ORG / str(project["id"]), target / str(project["id"]))
     (target / "projects.json").write_text(json.dumps(projects, indent=1))
-    for extra in ("expected-counts.json", "questions-dev.jsonl"):
-        shutil.copy(SAMPLE_ORG / extra, target / extra)
     for path in target.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
     return target
@@ -45,14 +56,14 @@ def embedder():
 
 @pytest.fixture(scope="session")
 def full_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
-    """QDRANT_PATH holding the whole sample organisation, indexed once for the session."""
+    """QDRANT_PATH holding the whole demo organisation, indexed once for the session."""
     root = tmp_path_factory.mktemp("full-index")
     store = EdgeStore(root)
     try:
-        summary = run_index(Snapshot(SAMPLE_ORG), store, embedder)
+        summary = run_index(Snapshot(DEMO_ORG), store, embedder)
     finally:
         store.close()
-    assert summary.embedded == 2141
+    assert summary.embedded == DEMO.documents
     return root
 
 

@@ -28,8 +28,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "keboola_vectorizer.cli"]
 KILL_HELPER = [sys.executable, "-m", "tests.kill_helper"]
-PROJECT = 9002  # 24 documents
-BATCH = 6  # four embed/upsert batches per run
+BATCH = 8  # four embed/upsert batches per run over the demo sandbox project (29 documents)
 # Short timeouts and deadlines so that a "slow" or "down" fault is decided in seconds, not minutes.
 FAST_ENV = {"KBC_TIMEOUT": "2", "KBC_RETRY_DEADLINE": "20", "OPENAI_TIMEOUT": "2",
             "OPENAI_RETRY_DEADLINE": "20", "KV_LOCK_TIMEOUT": "0"}
@@ -143,13 +142,16 @@ class Lab:
     content hash) and a fresh fake OpenAI server and store directory per scenario."""
 
     def __init__(self, root: Path) -> None:
-        from tests.conftest import copy_snapshot
+        from tests.conftest import DEMO, SMALL, copy_snapshot
         from tests.fakes.storage_api import FakeStorageApi
 
         self.root = root
-        self.org = copy_snapshot(root / "org", [PROJECT])
+        self.project = SMALL  # the demo organisation's sandbox: a whole project in a few batches
+        self.documents = DEMO.project(SMALL).total
+        assert -(-self.documents // BATCH) == 4, "the scenarios count four batches per run"
+        self.org = copy_snapshot(root / "org", [self.project])
         self.api = FakeStorageApi(self.org).start()
-        self.token = self.api.token_for(PROJECT)
+        self.token = self.api.token_for(self.project)
         self._count = 0
         self.openai: Any = None  # the current scenario's fake OpenAI server
         self.baseline_snapshot = root / "baseline-snapshot"
@@ -160,7 +162,7 @@ class Lab:
                 raise RuntimeError(f"the undisturbed baseline run failed: {result.stderr[-2000:]}")
             self.baseline = read_edge(qdrant)
             self.baseline_summary = summary_of(result)
-        if self.baseline.count != 24 or self.baseline.duplicated:
+        if self.baseline.count != self.documents or self.baseline.duplicated:
             raise RuntimeError(f"unexpected baseline: {self.baseline.count} points")
 
     def close(self) -> None:
@@ -381,7 +383,7 @@ def openai_down(lab: Lab) -> Outcome:
         rerun = run(lab.index_args(), env)
         summary = summary_of(rerun)
         out.checks["rerun exit 0"] = rerun.returncode == 0
-        out.checks["rerun embeds only the missing"] = summary.get("embedded") == 24 - len(partial.hashes)
+        out.checks["rerun embeds only the missing"] = summary.get("embedded") == lab.documents - len(partial.hashes)
         out.outcome = (f"exit {failed.returncode} with {len(partial.hashes)} points stored; rerun embedded "
                        f"{summary.get('embedded')}, skipped {summary.get('skipped')}")
         out.settle(lab.baseline, read_edge(qdrant))
@@ -498,7 +500,7 @@ def qdrant_scenario(lab: Lab, name: str, where: str, *, count: int, applied: boo
                 rerun, store = _server_run(lab, flaky)
                 out.checks["rerun completes"] = not isinstance(rerun, Exception)
                 embedded = getattr(rerun, "embedded", None)
-                out.checks["rerun embeds only the missing"] = embedded == 24 - len(partial.hashes)
+                out.checks["rerun embeds only the missing"] = embedded == lab.documents - len(partial.hashes)
                 out.outcome = (f"StoreError after {flaky.failed} failed upserts, {len(partial.hashes)} points "
                                f"kept; rerun embedded {embedded}")
             else:
@@ -628,7 +630,7 @@ def _resume(lab: Lab, env: dict[str, str], qdrant: Path, out: Outcome) -> tuple[
     rerun = run(lab.index_args(), env)
     summary = summary_of(rerun)
     out.checks["lock free after kill -9"] = rerun.returncode != 9
-    out.checks["rerun embeds only the missing"] = summary.get("embedded") == 24 - valid
+    out.checks["rerun embeds only the missing"] = summary.get("embedded") == lab.documents - valid
     return (f"killed with {len(partial.hashes)} points stored; rerun exit {rerun.returncode}, "
             f"embedded {summary.get('embedded')}, skipped {summary.get('skipped')}"), rerun.returncode == 0
 
@@ -643,8 +645,7 @@ def concurrent_runs(lab: Lab) -> Outcome:
     out = Outcome("second and third `index` while one runs", "same QDRANT_PATH and collection")
     started = time.monotonic()
     with lab.scenario() as (env, openai, qdrant):
-        # Holds the lock long enough for the others to start, even on a loaded machine.
-        openai.inject(Fault.slow(15), at=1)
+        openai.inject(Fault.slow(15), at=1)  # holds the lock while others start, even when loaded
         with index_in_background(lab, env) as first:
             out.checks["first holds the lock"] = wait_for(lambda: openai.requests >= 1, 60)
             second = run(lab.index_args(), env)

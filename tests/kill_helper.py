@@ -8,6 +8,7 @@ before the vectors come back (earlier batches may still be on the upsert thread)
 `watch`, on the Nth cursor write (its re-index already upserted), `kill -9` itself before the cursor is
 written. Anything else runs the CLI unchanged. The point is a death that no `finally`, `atexit` or signal
 handler can soften.
+`KV_TEST_SIGNAL=TERM` sends SIGTERM instead (what Kubernetes sends first when it stops a pod).
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ def _install(spec: str) -> None:
             calls["n"] += 1
             return calls["n"] == nth
 
+    which = signal.SIGTERM if os.environ.get("KV_TEST_SIGNAL") == "TERM" else signal.SIGKILL
+
     def die() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), which)
 
     if where == "upsert":
         from keboola_vectorizer.store.edge import EdgeStore

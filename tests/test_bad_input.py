@@ -18,13 +18,15 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import copy_snapshot
+from tests.conftest import DEMO, SECOND, SMALL, copy_snapshot
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.storage_api import FakeStorageApi
 from tests.fault_scenarios import clean_env, read_edge, run
 
-PROJECT = 9002
-BAD_TOKEN = "9002-000000-ThisTokenIsNotKnownAnywhere"
+PROJECT = SMALL  # the demo sandbox project: the one extracted live
+OTHER = SECOND  # the one the odd-input cases edit
+OTHER_DIR = str(OTHER)
+BAD_TOKEN = "3011-000000-ThisTokenIsNotKnownAnywhere"
 
 
 def closed_port_url() -> str:
@@ -37,7 +39,7 @@ def closed_port_url() -> str:
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A fake Storage API and a fake OpenAI server, and a small index built with 256-dim OpenAI vectors."""
     root = tmp_path_factory.mktemp("bad-input")
-    org = copy_snapshot(root / "org", [PROJECT, 9003])
+    org = copy_snapshot(root / "org", [PROJECT, OTHER])
     with FakeStorageApi(org) as api, FakeOpenAI() as openai:
         index = root / "index"
         env = clean_env(QDRANT_PATH=str(index), OPENAI_API_KEY=openai.api_key, OPENAI_BASE_URL=openai.base_url)
@@ -53,12 +55,12 @@ class Ctx:
     env: dict[str, str]
     api: FakeStorageApi
     openai: FakeOpenAI
-    snapshot: Path  # a writable copy of projects 9002 and 9003
+    snapshot: Path  # a writable copy of projects PROJECT and OTHER
     existing_index: Path
     secrets: list[str] = field(default_factory=list)
 
     def live(self, url: str | None = None, token: str | None = None) -> None:
-        """Extract from the fake Storage API (or `url`) with project 9002's token (or `token`)."""
+        """Extract from the fake Storage API (or `url`) with PROJECT's token (or `token`)."""
         self.env["KBC_STORAGE_API_URL"] = url or self.api.url
         self.env["KBC_STORAGE_TOKEN"] = token if token is not None else self.api.token_for(PROJECT)
         self.secrets.append(self.env["KBC_STORAGE_TOKEN"])
@@ -143,7 +145,7 @@ CASES = [
     Case("projects-config-not-a-list", [*INDEX_LIVE, "--projects-config", "{PROJECTS_FILE}"], 3, ("non-empty list",),
          _projects_config("projects: 5\n")),
     Case("projects-config-inline-token", [*INDEX_LIVE, "--projects-config", "{PROJECTS_FILE}"], 3, ("token",),
-         _projects_config("projects:\n  - url: {url}\n    token: 9002-inline-token-in-file\n", None)),
+         _projects_config("projects:\n  - url: {url}\n    token: 3011-inline-token-in-file\n", None)),
     Case("projects-config-same-project-twice", [*INDEX_LIVE, "--projects-config", "{PROJECTS_FILE}"], 3,
          ("repeats",), _projects_config("projects:\n  - url: {url}\n    token_env: KBC_TOKEN_P\n"
                                         "  - url: {url}\n    token_env: KBC_TOKEN_P\n")),
@@ -170,23 +172,24 @@ CASES = [
          ("odd [/] [bold]dir",), lambda c: (c.tmp / "odd [/] [bold]dir").mkdir(parents=True)),
     Case("snapshot-not-a-snapshot", ["index", "--snapshot", "{tmp}", "--provider", "openai"], 7, ("projects.json",)),
     Case("snapshot-file-missing", INDEX_SNAP, 7, ("tables.json",),
-         lambda c: (c.snapshot / "9003" / "tables.json").unlink()),
+         lambda c: (c.snapshot / OTHER_DIR / "tables.json").unlink()),
     Case("snapshot-file-corrupt", INDEX_SNAP, 7, ("tables.json", "not valid JSON"),
-         lambda c: c.edit("9002/tables.json", raw=b"{not json")),
+         lambda c: c.edit(f"{PROJECT}/tables.json", raw=b"{not json")),
     Case("snapshot-file-truncated", INDEX_SNAP, 7, ("components.json",),
-         lambda c: c.edit("9002/components.json", raw=(c.snapshot / "9002/components.json").read_bytes()[:5000])),
-    Case("snapshot-second-project-corrupt", INDEX_SNAP, 7, ("9003",),
-         lambda c: c.edit("9003/components.json", raw=b"[{\"id\": ")),
+         lambda c: c.edit(f"{PROJECT}/components.json",
+                          raw=(c.snapshot / f"{PROJECT}/components.json").read_bytes()[:5000])),
+    Case("snapshot-second-project-corrupt", INDEX_SNAP, 7, (OTHER_DIR,),
+         lambda c: c.edit(f"{OTHER}/components.json", raw=b"[{\"id\": ")),
     Case("snapshot-file-wrong-shape", INDEX_SNAP, 7, ("buckets.json",),
-         lambda c: c.edit("9002/buckets.json", lambda _: {"buckets": []})),
+         lambda c: c.edit(f"{PROJECT}/buckets.json", lambda _: {"buckets": []})),
     Case("snapshot-file-not-utf8", INDEX_SNAP, 7, ("components.json",),
-         lambda c: c.edit("9003/components.json", raw=b"[\xff\xfe\x00]")),
+         lambda c: c.edit(f"{OTHER}/components.json", raw=b"[\xff\xfe\x00]")),
     Case("snapshot-project-id-not-a-number", INDEX_SNAP, 7, ("project id",),
          lambda c: c.edit("projects.json", lambda p: [{**p[0], "id": "nine"}])),
     Case("snapshot-table-without-id", INDEX_SNAP, 7, ("tables.json",),
-         lambda c: c.edit("9003/tables.json", lambda t: [{k: v for k, v in t[0].items() if k != "id"}, *t[1:]])),
+         lambda c: c.edit(f"{OTHER}/tables.json", lambda t: [{k: v for k, v in t[0].items() if k != "id"}, *t[1:]])),
     Case("snapshot-configuration-not-an-object", INDEX_SNAP, 7, ("components.json",),
-         lambda c: c.edit("9003/components.json", lambda cs: [{**cs[0], "configurations": ["oops"]}, *cs[1:]])),
+         lambda c: c.edit(f"{OTHER}/components.json", lambda cs: [{**cs[0], "configurations": ["oops"]}, *cs[1:]])),
     Case("vectors-file-corrupt", ["upsert", "--snapshot", "{snap}", "--vectors", "{tmp}/vectors.jsonl"], 7,
          ("vectors file",), lambda c: (c.tmp / "vectors.jsonl").write_text("not json\n")),
     # -- store -------------------------------------------------------------------------------------
@@ -233,7 +236,7 @@ def test_bad_input_is_one_line_and_writes_nothing(case: Case, services: dict[str
     api: FakeStorageApi = services["api"]
     openai: FakeOpenAI = services["openai"]
     api.clear_faults()
-    snapshot = copy_snapshot(tmp_path / "snap", [PROJECT, 9003])
+    snapshot = copy_snapshot(tmp_path / "snap", [PROJECT, OTHER])
     work = tmp_path / "work"
     work.mkdir()
     env = clean_env(QDRANT_PATH=str(work / "q"), OPENAI_API_KEY=openai.api_key, OPENAI_BASE_URL=openai.base_url,
@@ -273,7 +276,7 @@ def test_bad_input_is_one_line_and_writes_nothing(case: Case, services: dict[str
 
 def _empty_project(ctx: Ctx) -> None:
     for name in ("buckets.json", "tables.json", "components.json"):
-        ctx.edit(f"9003/{name}", lambda _: [])
+        ctx.edit(f"{OTHER}/{name}", lambda _: [])
 
 
 def _huge_configuration(ctx: Ctx) -> None:
@@ -284,8 +287,8 @@ def _huge_configuration(ctx: Ctx) -> None:
             f"SELECT {i} AS c{i} FROM huge_table_{i % 97} WHERE note = '{'x' * 40}';" for i in range(60_000)]}]}]}}
         return components
 
-    ctx.edit("9003/components.json", grow)
-    assert (ctx.snapshot / "9003/components.json").stat().st_size > 5_000_000
+    ctx.edit(f"{OTHER}/components.json", grow)
+    assert (ctx.snapshot / f"{OTHER}/components.json").stat().st_size > 5_000_000
 
 
 def _unicode_names(ctx: Ctx) -> None:
@@ -296,7 +299,7 @@ def _unicode_names(ctx: Ctx) -> None:
                                  "timestamp": "2026-01-01T00:00:00+0100"}]
         return tables
 
-    ctx.edit("9003/tables.json", rename)
+    ctx.edit(f"{OTHER}/tables.json", rename)
 
 
 def _nul_bytes(ctx: Ctx) -> None:
@@ -306,7 +309,7 @@ def _nul_bytes(ctx: Ctx) -> None:
         config["description"] = "before\x00after \x07 bell \x1b[31m escape \x1b]0;retitled\x07"
         return components
 
-    ctx.edit("9003/components.json", poison)
+    ctx.edit(f"{OTHER}/components.json", poison)
 
 
 @pytest.mark.parametrize(("setup", "query"), [
@@ -318,7 +321,7 @@ def _nul_bytes(ctx: Ctx) -> None:
 def test_odd_but_valid_input_indexes(setup: Callable[[Ctx], None], query: str | None,
                                      services: dict[str, Any], tmp_path: Path) -> None:
     openai: FakeOpenAI = services["openai"]
-    snapshot = copy_snapshot(tmp_path / "snap", [PROJECT, 9003])
+    snapshot = copy_snapshot(tmp_path / "snap", [PROJECT, OTHER])
     env = clean_env(QDRANT_PATH=str(tmp_path / "q"), OPENAI_API_KEY=openai.api_key, OPENAI_BASE_URL=openai.base_url)
     ctx = Ctx(tmp_path, env, services["api"], openai, snapshot, services["index"])
     setup(ctx)
@@ -327,12 +330,12 @@ def test_odd_but_valid_input_indexes(setup: Callable[[Ctx], None], query: str | 
     summary = json.loads(result.stdout)
     stored = read_edge(tmp_path / "q")
     assert stored.count == len(stored.hashes) == summary["extracted"] == summary["upserted"]
-    assert summary["per_project"]["9002"]["extracted"] == 24
+    assert summary["per_project"][str(PROJECT)]["extracted"] == DEMO.project(PROJECT).total
     if query is None:
-        assert summary["per_project"]["9003"]["extracted"] == 0
+        assert summary["per_project"][OTHER_DIR]["extracted"] == 0
         return
     # The fake OpenAI's vectors are random per text: the lexical (BM25) side is what finds things here.
-    found = run(["search", query, "--project", "9003", "--json", "--limit", "3", "--mode", "sparse"], env)
+    found = run(["search", query, "--project", OTHER_DIR, "--json", "--limit", "3", "--mode", "sparse"], env)
     assert found.returncode == 0, found.stderr[-3000:]
     hits = json.loads(found.stdout)
     assert hits, f"nothing found for {query!r}"
@@ -340,7 +343,7 @@ def test_odd_but_valid_input_indexes(setup: Callable[[Ctx], None], query: str | 
         assert hits[0]["name"] == "Zákazníci 📈 客户 مرحبا"
     if setup is _nul_bytes:
         # The people's view prints no NUL and no escape sequence, and markup in a name stays text.
-        shown = run(["search", query, "--project", "9003", "--limit", "3", "--mode", "sparse"], env)
+        shown = run(["search", query, "--project", OTHER_DIR, "--limit", "3", "--mode", "sparse"], env)
         assert shown.returncode == 0, shown.stderr[-3000:]
         assert "\x00" not in shown.stdout and "\x1b" not in shown.stdout
         assert "zzqnulprobe name [/] [bold]markup" in shown.stdout
@@ -349,7 +352,7 @@ def test_odd_but_valid_input_indexes(setup: Callable[[Ctx], None], query: str | 
 def test_empty_index_search_is_exit_10(services: dict[str, Any], tmp_path: Path) -> None:
     """An index of nothing but an empty project is empty: search says so (exit 10) instead of 'No results'."""
     openai: FakeOpenAI = services["openai"]
-    snapshot = copy_snapshot(tmp_path / "snap", [9003])
+    snapshot = copy_snapshot(tmp_path / "snap", [OTHER])
     ctx = Ctx(tmp_path, {}, services["api"], openai, snapshot, services["index"])
     _empty_project(ctx)
     env = clean_env(QDRANT_PATH=str(tmp_path / "q"), OPENAI_API_KEY=openai.api_key, OPENAI_BASE_URL=openai.base_url)

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_snapshot
+from tests.conftest import DEMO, SECOND, SMALL, copy_snapshot
+
+PAIR = {str(SMALL): DEMO.project(SMALL).total, str(SECOND): DEMO.project(SECOND).total}
+PAIR_DOCS = sum(PAIR.values())
 
 CLI = [sys.executable, "-m", "keboola_vectorizer.cli"]
 
@@ -35,9 +38,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *
 
 @pytest.fixture(scope="module")
 def small_index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """One project (9002) indexed through the CLI; returns the environment that points at it."""
+    """The two smallest demo projects indexed through the CLI; returns the environment that points at them."""
     root = tmp_path_factory.mktemp("cli")
-    snapshot = copy_snapshot(root / "snapshot", [9002, 9003])
+    snapshot = copy_snapshot(root / "snapshot", [SMALL, SECOND])
     env = {"QDRANT_PATH": str(root / "qdrant"), "SNAPSHOT": str(snapshot)}
     first = run_cli("index", "--snapshot", str(snapshot), "--json", env=env)
     assert first.returncode == 0, first.stderr
@@ -49,16 +52,16 @@ def test_index_json_summary_and_incremental_rerun(small_index: dict[str, str]) -
     first = json.loads(small_index["FIRST_RUN"])
     for key in ("extracted", "embedded", "skipped", "upserted", "deleted", "seconds"):
         assert key in first
-    assert (first["extracted"], first["embedded"], first["upserted"]) == (48, 48, 48)
+    assert (first["extracted"], first["embedded"], first["upserted"]) == (PAIR_DOCS,) * 3
     assert first["seconds"]["embed"] > 0
     again = run_cli("index", "--snapshot", small_index["SNAPSHOT"], "--json", env=small_index)
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
-    assert (summary["embedded"], summary["upserted"], summary["skipped"], summary["deleted"]) == (0, 0, 48, 0)
+    assert (summary["embedded"], summary["upserted"], summary["skipped"], summary["deleted"]) == (0, 0, PAIR_DOCS, 0)
 
 
 def test_search_json_is_ranked_results_with_links(small_index: dict[str, str]) -> None:
-    result = run_cli("search", "AI generated SMS texts for customers", "--json", "--limit", "5", env=small_index)
+    result = run_cli("search", "euro exchange rates by currency", "--json", "--limit", "5", env=small_index)
     assert result.returncode == 0, result.stderr
     hits = json.loads(result.stdout)
     assert 0 < len(hits) <= 5
@@ -66,20 +69,21 @@ def test_search_json_is_ranked_results_with_links(small_index: dict[str, str]) -
         assert {"id", "kind", "name", "project_id", "score", "url", "snippet"} <= set(hit)
         assert hit["url"].startswith(f"https://connection.keboola.com/admin/projects/{hit['project_id']}/")
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
-    assert any(h["id"].startswith("9002/") for h in hits[:3])
+    assert any(h["id"].startswith(f"{SMALL}/") for h in hits[:3])
 
 
 def test_search_filters_restrict_results(small_index: dict[str, str]) -> None:
-    result = run_cli("search", "sales data", "--json", "--project", "9003", "--kind", "table", env=small_index)
+    result = run_cli("search", "newsletter data", "--json", "--project", str(SECOND), "--kind", "table",
+                     env=small_index)
     assert result.returncode == 0, result.stderr
     hits = json.loads(result.stdout)
-    assert hits and all(h["project_id"] == 9003 and h["kind"] == "table" for h in hits)
+    assert hits and all(h["project_id"] == SECOND and h["kind"] == "table" for h in hits)
 
 
 def test_search_prints_a_table_for_people(small_index: dict[str, str]) -> None:
-    result = run_cli("search", "twilio sms", "--limit", "3", env=small_index)
+    result = run_cli("search", "mailchimp members", "--limit", "3", env=small_index)
     assert result.returncode == 0, result.stderr
-    assert "twilio" in result.stdout.lower()
+    assert "mailchimp" in result.stdout.lower()
     assert "https://connection.keboola.com/admin/projects/" in result.stdout.replace("\n", "").replace("│", "")
 
 
@@ -89,19 +93,19 @@ def test_status_json(small_index: dict[str, str]) -> None:
     status = json.loads(result.stdout)
     assert status["model"] == "local/all-MiniLM-L6-v2@384"
     assert status["dimension"] == 384
-    assert status["points"] == 48
-    assert status["by_project"] == {"9002": 24, "9003": 24}
-    assert sum(status["by_kind"].values()) == 48
-    assert status["last_run"]["extracted"] == 48
+    assert status["points"] == PAIR_DOCS
+    assert status["by_project"] == PAIR
+    assert sum(status["by_kind"].values()) == PAIR_DOCS
+    assert status["last_run"]["extracted"] == PAIR_DOCS
 
 
 def test_documents_prints_json_lines(small_index: dict[str, str]) -> None:
     result = run_cli("documents", "--snapshot", small_index["SNAPSHOT"])
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(rows) == 48
+    assert len(rows) == PAIR_DOCS
     assert {"id", "kind", "text", "payload", "content_hash"} <= set(rows[0])
-    assert len({r["id"] for r in rows}) == 48
+    assert len({r["id"] for r in rows}) == PAIR_DOCS
 
 
 def test_missing_keboola_settings_is_one_line(tmp_path: Path) -> None:
@@ -120,8 +124,8 @@ def test_snapshot_that_is_not_one(tmp_path: Path) -> None:
 
 
 def test_snapshot_with_corrupt_file(tmp_path: Path) -> None:
-    snapshot = copy_snapshot(tmp_path / "snap", [9002])
-    (snapshot / "9002" / "tables.json").write_text("{not json")
+    snapshot = copy_snapshot(tmp_path / "snap", [SMALL])
+    (snapshot / str(SMALL) / "tables.json").write_text("{not json")
     result = run_cli("index", "--snapshot", str(snapshot), env={"QDRANT_PATH": str(tmp_path / "q")})
     assert_one_line_error(result, 7, "tables.json", "not valid JSON")
 

@@ -133,3 +133,19 @@ def test_any_size_for_benchmarks(tmp_path: Path) -> None:
     assert min(tables) >= 30 and summary.documents > 23 * 40 * 4
     snapshot = Snapshot(tmp_path / "big")
     assert sum(1 for p in snapshot.iter_projects() for _ in project_documents(p)) == summary.documents
+
+
+def test_sample_option_generates_the_demo_into_the_cache(tmp_path: Path) -> None:
+    from tests.test_cli import assert_one_line_error, run_cli
+
+    cache = tmp_path / "cache"
+    result = run_cli("documents", "--sample", env={"KV_DEMO_ORG_DIR": str(cache)})
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    summary = demo_summary(next(cache.iterdir()))
+    assert len(rows) == summary.documents and {r["kind"] for r in rows} == set(KINDS)
+    assert [p.name for p in cache.iterdir() if p.name.startswith(".")] == []  # no staging left behind
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    unwritable = run_cli("documents", "--sample", env={"KV_DEMO_ORG_DIR": str(blocked / "cache")})
+    assert_one_line_error(unwritable, 7, "demo organisation", "KV_DEMO_ORG_DIR")

@@ -23,24 +23,28 @@ from keboola_vectorizer.keboola.projects_config import (
     load_projects_config,
     sources_from_env,
 )
-from tests.fakes.storage_api import SAMPLE_ORG, FakeStorageApi, storage_api  # noqa: F401
+from tests.conftest import DEMO, DEMO_ORG
+from tests.fakes.storage_api import FakeStorageApi, storage_api  # noqa: F401
 
 # Small enough that the whole file runs in seconds; the retry logic is the same at any scale.
 FAST: dict[str, float] = {"timeout_s": 0.5, "deadline_s": 5.0, "backoff_s": 0.02, "backoff_max_s": 0.1}
 BAD_TOKEN = "9999-000000-thisisnotavalidtokenatall"
-EXPECTED = json.loads((SAMPLE_ORG / "expected-counts.json").read_text(encoding="utf-8"))["projects"]
+EXPECTED = DEMO.extract_counts()  # what the generator wrote, counted as extract counts it
+IDS = DEMO.project_ids
+FIRST = IDS[0]
+PROJECTS = len(IDS)
 
 
 def all_sources(api: FakeStorageApi) -> list[ProjectSource]:
     return [ProjectSource(url=api.url, token=SecretStr(p["token"])) for p in api.projects()]
 
 
-def one_source(api: FakeStorageApi, project_id: int = 9001) -> list[ProjectSource]:
+def one_source(api: FakeStorageApi, project_id: int = FIRST) -> list[ProjectSource]:
     return [ProjectSource(url=api.url, token=SecretStr(api.token_for(project_id)), label=f"p{project_id}")]
 
 
 def all_tokens() -> list[str]:
-    return [p["token"] for p in json.loads((SAMPLE_ORG / "projects.json").read_text(encoding="utf-8"))]
+    return [p["token"] for p in json.loads((DEMO_ORG / "projects.json").read_text(encoding="utf-8"))]
 
 
 def closed_port_url() -> str:
@@ -63,27 +67,26 @@ def assert_nothing_written(parent: Path, out: Path) -> None:
 # --- happy path ----------------------------------------------------------------------------------
 
 
-def test_full_extraction_matches_sample_org(storage_api: FakeStorageApi, tmp_path: Path) -> None:  # noqa: F811
+def test_full_extraction_matches_the_demo_organisation(storage_api: FakeStorageApi, tmp_path: Path) -> None:  # noqa: F811
     out = tmp_path / "snapshot"
     calls: list[tuple[str, int, int]] = []
     result = extract_snapshot(all_sources(storage_api), out, progress=lambda *a: calls.append(a), **FAST)
 
     assert isinstance(result, ExtractResult)
     assert result.counts_by_project() == EXPECTED
-    assert result.totals() == {
-        "buckets": 30, "tables": 159, "columns": 1480, "configurations": 172, "configuration_rows": 300,
-    }
+    assert result.totals() == {name: sum(c[name] for c in EXPECTED.values()) for name in next(iter(EXPECTED.values()))}
+    assert result.totals()["configurations"] > DEMO.by_kind()["configuration"]  # deleted ones are extracted too
     assert all(p.seconds >= 0 for p in result.projects)
-    assert [c[1:] for c in calls] == [(i, 19) for i in range(20)]
+    assert [c[1:] for c in calls] == [(i, PROJECTS) for i in range(PROJECTS + 1)]
     summary = result.to_json()
     assert summary["totals"] == result.totals() and summary["snapshot"] == str(out)
-    assert summary["projects"]["9001"]["name"] == "Advertising Platforms"
+    assert summary["projects"][str(FIRST)]["name"] == "Sales CRM"
     json.dumps(summary)  # the CLI prints it as is
 
-    for project in json.loads((SAMPLE_ORG / "projects.json").read_text(encoding="utf-8")):
+    for project in json.loads((DEMO_ORG / "projects.json").read_text(encoding="utf-8")):
         for stem in PROJECT_FILES:
             written = out / str(project["id"]) / f"{stem}.json"
-            source = SAMPLE_ORG / str(project["id"]) / f"{stem}.json"
+            source = DEMO_ORG / str(project["id"]) / f"{stem}.json"
             assert json.loads(written.read_text(encoding="utf-8")) == json.loads(source.read_text(encoding="utf-8"))
             assert written.read_bytes() == source.read_bytes()  # same formatting: snapshots diff cleanly
 
@@ -92,7 +95,7 @@ def test_full_extraction_matches_sample_org(storage_api: FakeStorageApi, tmp_pat
     assert all(p["stack_url"] == storage_api.url and "token" not in p for p in listed)
 
     # What the real client sent: five calls a project, no retries, and the includes the snapshot needs.
-    assert len(storage_api.requests) == 19 * 5
+    assert len(storage_api.requests) == PROJECTS * 5
     by_route = {r.path: r for r in storage_api.requests}
     assert by_route["/v2/storage/buckets"].include == ["metadata"]
     assert set(by_route["/v2/storage/tables"].include) == {"columns", "buckets", "metadata", "columnMetadata"}
@@ -102,21 +105,21 @@ def test_full_extraction_matches_sample_org(storage_api: FakeStorageApi, tmp_pat
 
 def test_modified_root_is_served(storage_api: FakeStorageApi, tmp_path: Path) -> None:  # noqa: F811
     copy = tmp_path / "org"
-    shutil.copytree(SAMPLE_ORG, copy)
-    tables = json.loads((copy / "9001" / "tables.json").read_text(encoding="utf-8"))
-    (copy / "9001" / "tables.json").write_text(json.dumps(tables[1:]), encoding="utf-8")
+    shutil.copytree(DEMO_ORG, copy)
+    tables = json.loads((copy / str(FIRST) / "tables.json").read_text(encoding="utf-8"))
+    (copy / str(FIRST) / "tables.json").write_text(json.dumps(tables[1:]), encoding="utf-8")
     storage_api.root = copy
 
     result = extract_snapshot(one_source(storage_api), tmp_path / "snap", **FAST)
-    assert result.projects[0].tables == EXPECTED["9001"]["tables"] - 1
-    assert result.projects[0].columns == EXPECTED["9001"]["columns"] - len(tables[0]["columns"])
+    assert result.projects[0].tables == EXPECTED[str(FIRST)]["tables"] - 1
+    assert result.projects[0].columns == EXPECTED[str(FIRST)]["columns"] - len(tables[0]["columns"])
 
 
 def test_existing_snapshot_replaced_on_success(storage_api: FakeStorageApi, tmp_path: Path) -> None:  # noqa: F811
     out = tmp_path / "snap"
     extract_snapshot(all_sources(storage_api)[:3], out, **FAST)
-    extract_snapshot(one_source(storage_api, 9005), out, **FAST)
-    assert sorted(p.name for p in out.iterdir()) == ["9005", "projects.json"]
+    extract_snapshot(one_source(storage_api, IDS[4]), out, **FAST)
+    assert sorted(p.name for p in out.iterdir()) == [str(IDS[4]), "projects.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["snap"]
 
 
@@ -193,7 +196,7 @@ def test_429_honours_retry_after(
     result = extract_snapshot(one_source(storage_api), tmp_path / "snap", **FAST)
 
     assert time.monotonic() - started >= 1.0  # waited as told, not the 0.02 s backoff
-    assert result.counts_by_project() == {"9001": EXPECTED["9001"]}
+    assert result.counts_by_project() == {str(FIRST): EXPECTED[str(FIRST)]}
     assert storage_api.count("/tables") == 2
     assert "HTTP 429" in caplog.text and "Retry-After 1 s" in caplog.text
 
@@ -212,13 +215,13 @@ def test_5xx_twice_then_success(storage_api: FakeStorageApi, tmp_path: Path, sta
     storage_api.add_fault("/tables", status=status, times=2)
     result = extract_snapshot(all_sources(storage_api), tmp_path / "snap", **FAST)
     assert result.counts_by_project() == EXPECTED
-    assert storage_api.count("/tables") == 19 + 2
+    assert storage_api.count("/tables") == PROJECTS + 2
 
 
 def test_dropped_connection_is_retried(storage_api: FakeStorageApi, tmp_path: Path) -> None:  # noqa: F811
     storage_api.add_fault("/components", "drop", nth=2)
     result = extract_snapshot(all_sources(storage_api)[:3], tmp_path / "snap", **FAST)
-    assert result.counts_by_project() == {k: EXPECTED[k] for k in ("9001", "9002", "9003")}
+    assert result.counts_by_project() == {str(k): EXPECTED[str(k)] for k in IDS[:3]}
     assert storage_api.count("/components") == 3 + 1
     assert [r.fault for r in storage_api.requests if "/components" in r.path] == [None, "drop", None, None]
 
@@ -228,7 +231,7 @@ def test_slow_response_past_timeout_is_retried(storage_api: FakeStorageApi, tmp_
     started = time.monotonic()
     result = extract_snapshot(one_source(storage_api), tmp_path / "snap", **{**FAST, "timeout_s": 0.3})
     assert time.monotonic() - started < 3  # did not wait for the slow answer
-    assert result.projects[0].buckets == EXPECTED["9001"]["buckets"]
+    assert result.projects[0].buckets == EXPECTED[str(FIRST)]["buckets"]
     assert storage_api.count("/buckets") == 2
 
 
@@ -274,7 +277,7 @@ def test_token_never_leaks(
             extract_snapshot(sources, tmp_path / "failed", **options)  # type: ignore[arg-type]
         errors.append(info.value)
 
-    assert len(storage_api.requests) > 19 * 5  # the faults did fire
+    assert len(storage_api.requests) > PROJECTS * 5  # the faults did fire
     written = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
     for token in [*all_tokens(), BAD_TOKEN]:
         assert token not in caplog.text
@@ -282,7 +285,7 @@ def test_token_never_leaks(
         for err in errors:
             assert token not in error_text(err)
             assert err.__context__ is None and err.__cause__ is None
-    assert json.loads((out / "9001" / "tokens-verify.json").read_text(encoding="utf-8"))["token"] is None
+    assert json.loads((out / str(FIRST) / "tokens-verify.json").read_text(encoding="utf-8"))["token"] is None
 
 
 def test_source_repr_hides_token(storage_api: FakeStorageApi) -> None:  # noqa: F811
@@ -295,9 +298,9 @@ def test_source_repr_hides_token(storage_api: FakeStorageApi) -> None:  # noqa: 
 
 
 def test_same_project_twice_is_a_config_error(storage_api: FakeStorageApi, tmp_path: Path) -> None:  # noqa: F811
-    again = ProjectSource(url=storage_api.url, token=SecretStr(storage_api.token_for(9001)))
+    again = ProjectSource(url=storage_api.url, token=SecretStr(storage_api.token_for(FIRST)))
     sources = [*one_source(storage_api), again]
-    with pytest.raises(ConfigError, match="project 9001"):
+    with pytest.raises(ConfigError, match=f"project {FIRST}"):
         extract_snapshot(sources, tmp_path / "snap", **FAST)
     assert_nothing_written(tmp_path, tmp_path / "snap")
 
@@ -319,7 +322,7 @@ def test_fake_error_shapes(storage_api: FakeStorageApi) -> None:  # noqa: F811
         f"{storage_api.url}/v2/storage/nope", headers={"X-StorageApi-Token": BAD_TOKEN}, timeout=5
     )
     route = requests.get(
-        f"{storage_api.url}/v2/storage/nope", headers={"X-StorageApi-Token": storage_api.token_for(9001)}, timeout=5
+        f"{storage_api.url}/v2/storage/nope", headers={"X-StorageApi-Token": storage_api.token_for(FIRST)}, timeout=5
     )
     index = requests.get(f"{storage_api.url}/v2/storage/", timeout=5)
     for response, status, code in [(missing, 401, "storage.tokenInvalid"), (unknown, 401, "storage.tokenInvalid"),
@@ -329,14 +332,18 @@ def test_fake_error_shapes(storage_api: FakeStorageApi) -> None:  # noqa: F811
         assert body["code"] == code and body["status"] == "error" and body["error"] and body["exceptionId"]
     assert index.status_code == 200 and index.json()["api"] == "storage"
     assert [r.token_present for r in storage_api.requests] == [False, True, True, False]
-    assert [r.project_id for r in storage_api.requests] == [None, None, 9001, None]
+    assert [r.project_id for r in storage_api.requests] == [None, None, FIRST, None]
 
 
 def test_fake_serves_default_branch_by_id(storage_api: FakeStorageApi) -> None:  # noqa: F811
-    headers = {"X-StorageApi-Token": storage_api.token_for(9001)}
-    by_id = requests.get(f"{storage_api.url}/v2/storage/branch/90011/components", headers=headers, timeout=5)
-    other = requests.get(f"{storage_api.url}/v2/storage/branch/123/components", headers=headers, timeout=5)
-    assert by_id.status_code == 200 and len(by_id.json()) == 11
+    headers = {"X-StorageApi-Token": storage_api.token_for(FIRST)}
+    branches = json.loads((DEMO_ORG / str(FIRST) / "dev-branches.json").read_text(encoding="utf-8"))
+    default = next(b["id"] for b in branches if b["isDefault"])
+    dev = next(b["id"] for b in branches if not b["isDefault"])
+    components = json.loads((DEMO_ORG / str(FIRST) / "components.json").read_text(encoding="utf-8"))
+    by_id = requests.get(f"{storage_api.url}/v2/storage/branch/{default}/components", headers=headers, timeout=5)
+    other = requests.get(f"{storage_api.url}/v2/storage/branch/{dev}/components", headers=headers, timeout=5)
+    assert by_id.status_code == 200 and len(by_id.json()) == len(components) > 5
     assert other.status_code == 404
 
 
@@ -388,10 +395,10 @@ def test_projects_config_json_drives_extraction(storage_api: FakeStorageApi, tmp
             {"url": storage_api.url, "token_env": "T2"},
         ]}),
     )
-    env = {"T1": storage_api.token_for(9004), "T2": storage_api.token_for(9007)}
+    env = {"T1": storage_api.token_for(IDS[3]), "T2": storage_api.token_for(IDS[6])}
     sources = load_projects_config(config, environ=env)
     result = extract_snapshot(sources, tmp_path / "snap", **FAST)
-    assert result.counts_by_project() == {"9004": EXPECTED["9004"], "9007": EXPECTED["9007"]}
+    assert result.counts_by_project() == {str(IDS[3]): EXPECTED[str(IDS[3])], str(IDS[6]): EXPECTED[str(IDS[6])]}
 
 
 ENTRY = "  - url: https://connection.keboola.com\n    token_env: T\n"

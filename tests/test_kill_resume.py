@@ -40,8 +40,22 @@ def test_kill_during_rebuild_keeps_the_old_index_and_leaves_no_orphans(fault_lab
         assert fs.read_edge(qdrant).hashes == fault_lab.baseline.hashes  # the old index, whole
         again = fs.run(fault_lab.index_args("--rebuild"), env)
         assert again.returncode == 0, again.stderr
-        assert json.loads(again.stdout)["embedded"] == 24
+        assert json.loads(again.stdout)["embedded"] == fault_lab.documents
         final = fs.read_edge(qdrant)
         assert final.hashes == fault_lab.baseline.hashes and final.duplicated == 0
         generations = [p.name for p in (qdrant / "keboola-metadata").iterdir() if p.name.startswith("gen-")]
         assert len(generations) == 1, generations
+
+
+def test_sigterm_during_an_embed_request_stops_at_once_and_the_next_run_resumes(fault_lab: fs.Lab) -> None:
+    """SIGTERM is what Kubernetes sends a pod first: the run stops at once (no drain that could outlast
+    the grace period) and loses nothing the next run cannot redo."""
+    from tests import cluster_faults
+
+    _assert_converged(cluster_faults.term_during_embed(fault_lab))
+
+
+def test_sigterm_half_way_through_an_upsert_then_resume(fault_lab: fs.Lab) -> None:
+    from tests import cluster_faults
+
+    _assert_converged(cluster_faults.term_during_upsert(fault_lab))

@@ -22,9 +22,10 @@ from keboola_vectorizer.logging_setup import RUN_ID, configure_logging, context,
 from keboola_vectorizer.metrics import Metrics, reset_metrics
 from keboola_vectorizer.pipeline import run_index
 from keboola_vectorizer.store.edge import EdgeStore
-from tests.conftest import copy_snapshot
+from tests.conftest import DEMO, SMALL, copy_snapshot
 
-PROJECT = 9002
+PROJECT = SMALL  # the demo organisation's sandbox project
+DOCS = DEMO.project(SMALL).total
 TOKEN = "9002-424242-ThisIsTheSecretStorageToken"
 probe = logging.getLogger("keboola_vectorizer.tests.probe")
 
@@ -104,7 +105,7 @@ def test_json_lines_carry_run_id_project_and_stage(capsys: pytest.CaptureFixture
     assert {(line["project_id"], line["stage"], line["level"]) for line in upserts} == {
         (PROJECT, "upsert", "warning")}
     [done] = [line for line in lines if line["message"].startswith(f"project {PROJECT} indexed")]
-    assert (done["project_id"], done["extracted"], done["embedded"], done["skipped"]) == (PROJECT, 24, 24, 0)
+    assert (done["project_id"], done["extracted"], done["embedded"], done["skipped"]) == (PROJECT, DOCS, DOCS, 0)
     assert "stage" not in done
     assert {"ts", "level", "logger", "message", "run_id"} <= set(done)
     assert log_context() == {}  # nothing leaks out of the run
@@ -142,13 +143,13 @@ def test_search_audit_line_in_json_names_a_token_hash_never_the_token(
     monkeypatch.setenv("QDRANT_PATH", str(index_dir))
     monkeypatch.setenv("KBC_STORAGE_TOKEN", TOKEN)
     monkeypatch.setenv("LOG_FORMAT", "json")  # what the container sets
-    result = CliRunner().invoke(cli.app, ["search", "customer orders", "--mode", "sparse", "--project",
+    result = CliRunner().invoke(cli.app, ["search", "exchange rates", "--mode", "sparse", "--project",
                                           str(PROJECT), "--kind", "table", "--limit", "3", "--json"])
     assert result.exit_code == 0, result.output
     assert TOKEN not in result.stdout and TOKEN not in result.stderr
     [audit] = [line for line in json_lines(result.stderr) if line["logger"] == "keboola_vectorizer.audit"]
     assert audit["token_hash"] == hashlib.sha256(TOKEN.encode()).hexdigest()[:12]
-    assert audit["query"] == "customer orders"
+    assert audit["query"] == "exchange rates"
     assert audit["filters"] == {"project_ids": [PROJECT], "kinds": ["table"]}
     assert (audit["mode"], audit["limit"], audit["outcome"], audit["audit"]) == ("sparse", 3, "ok", "search")
     assert audit["result_count"] == len(json.loads(result.stdout)) > 0
@@ -160,11 +161,11 @@ def test_search_audit_line_in_text_mode_even_at_warning_level(index_dir: Path,
     monkeypatch.setenv("QDRANT_PATH", str(index_dir))
     monkeypatch.setenv("LOG_FORMAT", "json")
     monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    result = CliRunner().invoke(cli.app, ["--log-format", "text", "search", "customer orders", "--mode", "sparse"])
+    result = CliRunner().invoke(cli.app, ["--log-format", "text", "search", "exchange rates", "--mode", "sparse"])
     assert result.exit_code == 0, result.output
     [line] = [line for line in result.stderr.splitlines() if "keboola_vectorizer.audit" in line]
     assert " INFO keboola_vectorizer.audit: search by token anonymous: " in line
-    assert "results for 'customer orders' (mode sparse, filters none)" in line
+    assert "results for 'exchange rates' (mode sparse, filters none)" in line
     assert not line.startswith("{")
 
 

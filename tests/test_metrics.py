@@ -26,10 +26,11 @@ from keboola_vectorizer.logging_setup import RUN_ID
 from keboola_vectorizer.metrics import Metrics, get_metrics, reset_metrics
 from keboola_vectorizer.pipeline import run_index
 from keboola_vectorizer.store.edge import EdgeStore
-from tests.conftest import copy_snapshot
+from tests.conftest import DEMO, SMALL, copy_snapshot
 from tests.fakes.storage_api import FakeStorageApi, storage_api  # noqa: F401
 
-PROJECT = 9002  # 24 documents
+PROJECT = SMALL  # the demo sandbox project
+DOCS = DEMO.project(SMALL).total  # three batches of 10
 TAGS = "env:test,service:kv,version:1.2.3"
 NS = "keboola_vectorizer"
 
@@ -100,15 +101,16 @@ def test_index_run_sends_counts_durations_and_latencies(agent: Agent, snapshot_d
         summary = run_index(Snapshot(snapshot_dir), store, embedder, batch_size=10)
     finally:
         store.close()
-    assert (summary.extracted, summary.embedded) == (24, 24)
+    assert (summary.extracted, summary.embedded) == (DOCS, DOCS)
+    assert 20 < DOCS <= 30
     tag = f"project_id:{PROJECT},{TAGS}"
     expected = Counter({
-        f"{NS}.embedding.latency:<v>|d|#provider:local,{TAGS}": 3,  # 24 documents in batches of 10
+        f"{NS}.embedding.latency:<v>|d|#provider:local,{TAGS}": 3,  # documents in batches of 10
         f"{NS}.upsert.latency:<v>|d|#{TAGS}": 3,
-        f"{NS}.documents.extracted:24|c|#{tag}": 1,
-        f"{NS}.documents.embedded:24|c|#{tag}": 1,
+        f"{NS}.documents.extracted:{DOCS}|c|#{tag}": 1,
+        f"{NS}.documents.embedded:{DOCS}|c|#{tag}": 1,
         f"{NS}.documents.skipped:0|c|#{tag}": 1,
-        f"{NS}.documents.upserted:24|c|#{tag}": 1,
+        f"{NS}.documents.upserted:{DOCS}|c|#{tag}": 1,
         f"{NS}.documents.deleted:0|c|#{tag}": 1,
         f"{NS}.documents.payload_updated:0|c|#{tag}": 1,
         f"{NS}.project.duration:<v>|d|#{tag}": 1,
@@ -124,7 +126,7 @@ def test_index_run_sends_counts_durations_and_latencies(agent: Agent, snapshot_d
     finally:
         store.close()
     lines = agent.lines()
-    assert f"{NS}.documents.skipped:24|c|#{tag}" in lines
+    assert f"{NS}.documents.skipped:{DOCS}|c|#{tag}" in lines
     assert f"{NS}.documents.embedded:0|c|#{tag}" in lines
     assert not [line for line in lines if "latency" in line]
 
@@ -147,7 +149,7 @@ def test_cli_index_reports_ok_service_check_and_last_success(agent: Agent, snaps
                         rf"m:index run {RUN_ID} succeeded in [0-9.]+ s", check), check
     assert not [line for line in lines if line.startswith("_e{")]  # no event when all is well
     # The pipeline's own lines came too (counted in the test above).
-    assert f"{NS}.documents.extracted:24|c|#project_id:{PROJECT},{TAGS}" in lines
+    assert f"{NS}.documents.extracted:{DOCS}|c|#project_id:{PROJECT},{TAGS}" in lines
 
 
 class _FailingUpserts(EdgeStore):
@@ -272,7 +274,7 @@ def test_unknown_document_outcome_is_a_programming_error() -> None:
 def test_storage_api_retries_reach_datadog(agent: Agent, storage_api: FakeStorageApi,  # noqa: F811
                                            tmp_path: Path) -> None:
     storage_api.add_fault("/tables", status=503, times=2)
-    source = [ProjectSource(url=storage_api.url, token=SecretStr(storage_api.token_for(9002)), label="p9002")]
+    source = [ProjectSource(url=storage_api.url, token=SecretStr(storage_api.token_for(PROJECT)), label=f"p{PROJECT}")]
     extract_snapshot(source, tmp_path / "snap", timeout_s=0.5, deadline_s=5.0, backoff_s=0.02, backoff_max_s=0.1)
     assert agent.lines() == [f"{NS}.requests.retried:1|c|#dependency:storage_api,{TAGS}"] * 2
 

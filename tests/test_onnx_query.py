@@ -12,8 +12,9 @@ import pytest
 
 from keboola_vectorizer.embedding import onnx_backend
 from keboola_vectorizer.embedding.local import SentenceTransformerEmbedder, bundled_model_path
-from keboola_vectorizer.keboola.snapshot import Snapshot, bundled_sample_org
+from keboola_vectorizer.keboola.snapshot import Snapshot
 from keboola_vectorizer.pipeline import iter_documents
+from tests.conftest import DEMO_ORG
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -58,7 +59,7 @@ def test_query_vectors_match_pytorch(exported: Path, torch_model) -> None:
 
 
 def test_document_vectors_match_pytorch_in_input_order(exported: Path, torch_model) -> None:
-    documents = list(iter_documents(Snapshot(bundled_sample_org())))
+    documents = list(iter_documents(Snapshot(DEMO_ORG)))
     by_kind: dict[str, list[str]] = {}
     for document in documents:
         by_kind.setdefault(document.kind, []).append(document.text)

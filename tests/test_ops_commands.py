@@ -11,15 +11,17 @@ import pytest
 
 from keboola_vectorizer.errors import StoreError
 from keboola_vectorizer.store.edge import EdgeStore
-from tests.conftest import copy_snapshot
+from tests.conftest import DEMO, SMALL, copy_snapshot
 from tests.fakes.storage_api import FakeStorageApi, storage_api  # noqa: F401  (fixture)
 from tests.test_cli import assert_one_line_error, run_cli
+
+SMALL_DOCS = DEMO.project(SMALL).total
 
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("ops")
-    snapshot = copy_snapshot(root / "snapshot", [9002])
+    snapshot = copy_snapshot(root / "snapshot", [SMALL])
     env = {"QDRANT_PATH": str(root / "qdrant")}
     result = run_cli("index", "--snapshot", str(snapshot), "--json", env=env)
     assert result.returncode == 0, result.stderr
@@ -46,9 +48,9 @@ def test_doctor_fails_on_model_mismatch(indexed: dict[str, str], tmp_path: Path)
 
 def test_doctor_checks_keboola_tokens(indexed: dict[str, str], storage_api: FakeStorageApi) -> None:  # noqa: F811
     good = run_cli("doctor", "--json", env={**indexed, "KBC_STORAGE_API_URL": storage_api.url,
-                                            "KBC_STORAGE_TOKEN": storage_api.token_for(9002)})
+                                            "KBC_STORAGE_TOKEN": storage_api.token_for(SMALL)})
     assert good.returncode == 0, good.stdout + good.stderr
-    assert "GenAI Messaging Campaign" in good.stdout
+    assert DEMO.project(SMALL).name in good.stdout
     bad = run_cli("doctor", "--json", env={**indexed, "KBC_STORAGE_API_URL": storage_api.url,
                                            "KBC_STORAGE_TOKEN": "9002-000-not-a-token"})
     assert bad.returncode == 1
@@ -63,13 +65,13 @@ def test_snapshot_create_list_restore_round_trip(indexed: dict[str, str], tmp_pa
     created = run_cli("snapshot", "create", "--json", env=env)
     assert created.returncode == 0, created.stderr
     info = json.loads(created.stdout)
-    assert info["points"] == 24 and len(info["hashes_digest"]) == 64
+    assert info["points"] == SMALL_DOCS and len(info["hashes_digest"]) == 64
     listed = json.loads(run_cli("snapshot", "list", "--json", env=env).stdout)
     assert [s["name"] for s in listed] == [info["name"]]
     store = EdgeStore(env["QDRANT_PATH"])
     before = store.content_hashes()
     store.delete(list(before)[:5])
-    assert store.count() == 19
+    assert store.count() == SMALL_DOCS - 5
     store.close()
     restored = run_cli("snapshot", "restore", info["name"], "--json", env=env)
     assert restored.returncode == 0, restored.stderr
@@ -87,12 +89,12 @@ def test_damaged_snapshot_is_refused_and_current_index_kept(indexed: dict[str, s
     info = store.create_snapshot()
     manifest = root / "keboola-metadata.snapshots" / info.name / "manifest.json"
     data = json.loads(manifest.read_text())
-    data["points"] = 25
+    data["points"] = SMALL_DOCS + 1
     manifest.write_text(json.dumps(data))
     generation = store.generation
-    with pytest.raises(StoreError, match="holds 24 points"):
+    with pytest.raises(StoreError, match=f"holds {SMALL_DOCS} points"):
         store.restore_snapshot(info.name)
-    assert store.generation == generation and store.count() == 24
+    assert store.generation == generation and store.count() == SMALL_DOCS
     store.close()
     result = run_cli("snapshot", "restore", "no-such-snapshot", env={"QDRANT_PATH": str(root)})
     assert_one_line_error(result, 6, "no-such-snapshot")
@@ -100,14 +102,14 @@ def test_damaged_snapshot_is_refused_and_current_index_kept(indexed: dict[str, s
 
 def test_index_extracts_a_live_project(storage_api: FakeStorageApi, tmp_path: Path) -> None:  # noqa: F811
     env = {"QDRANT_PATH": str(tmp_path / "q"), "KBC_STORAGE_API_URL": storage_api.url,
-           "KBC_STORAGE_TOKEN": storage_api.token_for(9003)}
+           "KBC_STORAGE_TOKEN": storage_api.token_for(SMALL)}
     result = run_cli("index", "--json", "--keep-snapshot", str(tmp_path / "snap"), env=env)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert (summary["extracted"], summary["embedded"]) == (24, 24)
+    assert (summary["extracted"], summary["embedded"]) == (SMALL_DOCS, SMALL_DOCS)
     assert summary["seconds"]["extract"] > 0
-    assert json.loads((tmp_path / "snap" / "projects.json").read_text())[0]["id"] == 9003
-    assert storage_api.token_for(9003) not in (tmp_path / "snap" / "9003" / "tokens-verify.json").read_text()
+    assert json.loads((tmp_path / "snap" / "projects.json").read_text())[0]["id"] == SMALL
+    assert storage_api.token_for(SMALL) not in (tmp_path / "snap" / str(SMALL) / "tokens-verify.json").read_text()
 
 
 def test_index_with_invalid_token_and_unreachable_stack(storage_api: FakeStorageApi, tmp_path: Path) -> None:  # noqa: F811
@@ -121,7 +123,7 @@ def test_index_with_invalid_token_and_unreachable_stack(storage_api: FakeStorage
 
 def test_empty_shard_of_an_indexed_job_is_success(storage_api: FakeStorageApi, tmp_path: Path) -> None:  # noqa: F811
     env = {"QDRANT_PATH": str(tmp_path / "q"), "KBC_STORAGE_API_URL": storage_api.url,
-           "KBC_STORAGE_TOKEN": storage_api.token_for(9003), "KV_SHARD_COUNT": "2", "JOB_COMPLETION_INDEX": "1"}
+           "KBC_STORAGE_TOKEN": storage_api.token_for(SMALL), "KV_SHARD_COUNT": "2", "JOB_COMPLETION_INDEX": "1"}
     result = run_cli("index", "--json", env=env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["extracted"] == 0

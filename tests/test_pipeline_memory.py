@@ -90,10 +90,17 @@ def _peak_bytes(snapshot: Path) -> tuple[int, int]:
     return peak, store.points
 
 
-def test_pipeline_memory_is_flat_from_one_to_five_organisations(tmp_path: Path) -> None:
+def test_pipeline_memory_is_flat_from_one_to_five_organisations(tmp_path: Path, monkeypatch: Any) -> None:
+    import keboola_vectorizer.pipeline as pipeline
+
+    # The peak is the embed window plus the project that fills it, so it depends on how project
+    # sizes happen to line up with the window; with a window of one project both organisations peak
+    # on their largest project (the same one), and the peaks compare only what grows with the size.
+    monkeypatch.setattr(pipeline, "EMBED_WINDOW", 1)
     gen = _gen_snapshot()
     small = gen.generate(tmp_path / "small", 2100)
     large = gen.generate(tmp_path / "large", 10500)
+    assert abs(small - 2100) < 200 and abs(large - 10500) < 200
     _peak_bytes(tmp_path / "small")  # one-off caches (BM25 encoder, regexes) are not per document
     small_peak, small_points = _peak_bytes(tmp_path / "small")
     large_peak, large_points = _peak_bytes(tmp_path / "large")

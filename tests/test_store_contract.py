@@ -418,3 +418,23 @@ def test_close_and_reopen_keeps_data(backend: Backend) -> None:
     finally:
         second.close()
 
+
+
+def test_dev_branch_points_only_when_asked(filled: VectorStore) -> None:
+    dev = "9001/table/in.c-77-crm.customers"
+    filled.upsert([record(dev, [1, 0, 0, 0], "customer accounts from the crm", bucket_id="in.c-77-crm",
+                          table_id="in.c-77-crm.customers", stage="in", branch_id="77", branch_name="fix-crm",
+                          branch_kind="dev")])
+    everything = len(POINTS) + 1
+    assert filled.count() == everything  # no filter: every point
+    assert filled.count(SearchFilters()) == len(POINTS)  # production only
+    assert filled.count(SearchFilters(branches=["77"])) == everything
+    assert filled.count(SearchFilters(branches=["fix-crm"])) == everything
+    assert filled.count(SearchFilters(branches=["all"])) == everything
+    assert filled.count(SearchFilters(branches=["78"])) == len(POINTS)
+    near = dense_query([1, 0, 0, 0])
+    assert dev not in ids(filled.query(near, "dense", SearchFilters(project_ids=[9001]), 5))
+    assert dev in ids(filled.query(near, "dense", SearchFilters(project_ids=[9001], branches=["77"]), 5))
+    assert dev not in ids(filled.recommend(CUSTOMERS, SearchFilters(), 5))
+    assert dev in ids(list(filled.scroll(SearchFilters(branches=["all"], stages=["in"]))))
+    assert dev in filled.stored_hashes(9001)  # the index run sees every branch

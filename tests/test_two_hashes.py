@@ -12,11 +12,10 @@ from pathlib import Path
 
 from keboola_vectorizer.keboola.documents import project_documents
 from keboola_vectorizer.keboola.snapshot import Snapshot
-from keboola_vectorizer.pipeline import run_index
-from keboola_vectorizer.stages import run_embed_stage, run_upsert_stage
-from keboola_vectorizer.store.base import SearchFilters
+from keboola_vectorizer.pipeline import run_embed_stage, run_index, run_upsert_stage
+from keboola_vectorizer.store.base import ALL_BRANCHES, SearchFilters
 from keboola_vectorizer.store.edge import EdgeStore
-from tests.conftest import copy_snapshot
+from tests.conftest import SMALL, copy_snapshot
 
 LOADED_AT = "2031-05-04T03:02:01+0200"
 
@@ -58,7 +57,7 @@ def test_data_load_embeds_nothing_and_updates_payloads(tmp_path: Path, full_inde
         for doc_id, vectors in before.items():
             assert stored[doc_id].payload["_vectors"] == vectors  # not re-embedded
         # Filters keep working on the rewritten payloads, and a second run has nothing to do.
-        assert store.count(SearchFilters(kinds=["table"])) == len(loaded)
+        assert store.count(SearchFilters(kinds=["table"], branches=[ALL_BRANCHES])) == len(loaded)
         again = run_index(Snapshot(snapshot_dir), store, embedder)
         assert (again.embedded, again.payload_updated) == (0, 0)
     finally:
@@ -66,7 +65,7 @@ def test_data_load_embeds_nothing_and_updates_payloads(tmp_path: Path, full_inde
 
 
 def test_index_without_text_hashes_embeds_once(tmp_path: Path, embedder) -> None:
-    snapshot = Snapshot(copy_snapshot(tmp_path / "snap", [9002]))
+    snapshot = Snapshot(copy_snapshot(tmp_path / "snap", [SMALL]))
     store = EdgeStore(tmp_path / "qdrant")
     try:
         first = run_index(snapshot, store, embedder)
@@ -83,7 +82,7 @@ def test_index_without_text_hashes_embeds_once(tmp_path: Path, embedder) -> None
 
 
 def test_upsert_stage_updates_payloads_without_vectors(tmp_path: Path, embedder) -> None:
-    snapshot_dir = copy_snapshot(tmp_path / "snap", [9002])
+    snapshot_dir = copy_snapshot(tmp_path / "snap", [SMALL])
     snapshot = Snapshot(snapshot_dir)
     store = EdgeStore(tmp_path / "qdrant")
     try:
@@ -100,7 +99,7 @@ def test_upsert_stage_updates_payloads_without_vectors(tmp_path: Path, embedder)
 
 
 def test_text_hash_ignores_payload_only_fields(tmp_path: Path) -> None:
-    snapshot_dir = copy_snapshot(tmp_path / "snap", [9002])
+    snapshot_dir = copy_snapshot(tmp_path / "snap", [SMALL])
     before = {d.id: d for p in Snapshot(snapshot_dir).iter_projects() for d in project_documents(p)}
     _load_every_table(snapshot_dir)
     after = {d.id: d for p in Snapshot(snapshot_dir).iter_projects() for d in project_documents(p)}

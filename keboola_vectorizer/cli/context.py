@@ -33,10 +33,11 @@ class Invocation:
 
     @contextmanager
     def open_store(self, *, read_only: bool = False) -> Iterator[VectorStore]:
-        """The configured store, closed on the way out (left to the OS after reading, see above)."""
+        """The configured store, closed on the way out (left to the OS after reading, see above). A
+        read-only command is one a person waits on: against a server it fails fast (store/fail_fast.py)."""
         from keboola_vectorizer.store.factory import open_store
 
-        store = open_store(self.settings)
+        store = open_store(self.settings, interactive=read_only)
         try:
             yield store
         finally:

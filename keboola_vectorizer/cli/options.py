@@ -34,9 +34,10 @@ ModelOpt = Annotated[str | None, typer.Option("--model", help="Embedding model (
 DimensionsOpt = Annotated[int | None, typer.Option("--dimensions", min=1, help="Output dimensions "
                                                    "(OpenAI text-embedding-3 models).")]
 
-SnapshotOpt = Annotated[Path | None, typer.Option("--snapshot", help="Snapshot directory (sample-org "
-                                                  "layout) instead of a live extract.")]
-SampleOpt = Annotated[bool, typer.Option("--sample", help="Use the bundled sample organisation.")]
+SnapshotOpt = Annotated[Path | None, typer.Option("--snapshot", help="Snapshot directory (as `extract` "
+                                                  "writes it) instead of a live extract.")]
+SampleOpt = Annotated[bool, typer.Option("--sample", help="Use the generated demo organisation (written "
+                                         "once into the user cache, or KV_DEMO_ORG_DIR).")]
 ProjectsConfigOpt = Annotated[Path | None, typer.Option("--projects-config", help="YAML/JSON projects config "
                                                         "(several projects and stacks).")]
 ShardIndexOpt = Annotated[int | None, typer.Option("--shard-index", help="This pod's shard (Indexed Job).")]
@@ -47,6 +48,9 @@ KindOpt = Annotated[list[Kind] | None, typer.Option("--kind", help="Only this ki
 BucketOpt = Annotated[list[str] | None, typer.Option("--bucket", help="Only this bucket id (repeatable).")]
 ComponentOpt = Annotated[list[str] | None, typer.Option("--component", help="Only this component id.")]
 StageOpt = Annotated[list[str] | None, typer.Option("--stage", help="Only the in or out stage.")]
+BranchOpt = Annotated[list[str] | None, typer.Option(
+    "--branch", help="Also dev-branch objects of this branch id or name (repeatable; `all`: every branch). "
+    "Without it only production is shown.")]
 LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Number of results.")]
 ModeOpt = Annotated[Mode, typer.Option("--mode", help="hybrid (dense + BM25, fused), dense or sparse.")]
 BoostOpt = Annotated[bool, typer.Option("--boost", help="Favour recently changed and much-used tables "
@@ -54,7 +58,8 @@ BoostOpt = Annotated[bool, typer.Option("--boost", help="Favour recently changed
 
 
 def search_filters(project: list[int] | None, kind: list[Kind] | None, bucket: list[str] | None,
-                   component: list[str] | None, stage: list[str] | None) -> SearchFilters:
+                   component: list[str] | None, stage: list[str] | None,
+                   branch: list[str] | None = None) -> SearchFilters:
     """The filter options of `search` and `similar` as store filters."""
     from keboola_vectorizer.store.base import SearchFilters
 
@@ -63,7 +68,7 @@ def search_filters(project: list[int] | None, kind: list[Kind] | None, bucket: l
             raise ConfigError(f"unknown stage {value!r}", "use --stage in or --stage out")
     return SearchFilters(project_ids=list(project or []), kinds=[k.value for k in kind or []],
                          bucket_ids=list(bucket or []), component_ids=list(component or []),
-                         stages=list(stage or []))
+                         stages=list(stage or []), branches=list(branch or []))
 
 
 def boost_of(enabled: bool) -> Boost | None:

@@ -24,7 +24,6 @@ stdout = Console()
 stderr = Console(stderr=True)
 
 _CONTROL_CHARS = {code: None for code in (*range(0, 9), *range(11, 32), 127)}
-METRIC_KEYS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 
 
 def safe(value: Any) -> str:
@@ -95,7 +94,12 @@ def results(found: list[Any], as_json: bool, title: str) -> None:
     if not found:
         stdout.print("No results.")
         return
+    from keboola_vectorizer.ranking.confidence import explain_line, no_good_match
+
     stdout.print(f"[bold]{safe(title)}[/]")
+    warning = no_good_match(found[0].confidence)
+    if warning:
+        stdout.print(f"[yellow]{safe(warning)}[/]", soft_wrap=True, highlight=False)
     # One block per result rather than a table: ids and links must stay whole to be clickable/copyable.
     for position, result in enumerate(found, start=1):
         stdout.print(f"\n[bold]{position}. {safe(result.name)}[/]  [cyan]{safe(result.kind)}[/]  "
@@ -104,6 +108,8 @@ def results(found: list[Any], as_json: bool, title: str) -> None:
         if result.snippet:
             stdout.print(f"   {safe(result.snippet)}", soft_wrap=True, highlight=False)
         stdout.print(f"   [dim]{safe(result.id)}[/]", soft_wrap=True, highlight=False)
+        if result.explain is not None:
+            stdout.print(f"   [dim]why: {safe(explain_line(result.explain))}[/]", soft_wrap=True, highlight=False)
         url = str(result.url).translate(_CONTROL_CHARS)
         stdout.print(Text.assemble("   ", Text(url, style=Style(link=url))), soft_wrap=True, highlight=False)
 
@@ -137,7 +143,9 @@ def status(data: dict[str, Any], as_json: bool, watch_lines: list[str]) -> None:
         stdout.print(f"No index at {data['location']} — run `keboola-vectorizer index` first.")
         return
     stdout.print(f"Collection [bold]{data['collection']}[/] at {data['location']}")
-    stdout.print(f"Model {data['model']} ({data['dimension']} dimensions), {data['points']} points")
+    stdout.print(f"Model {data['model']} ({data['dimension']} dimensions), {data['points']} points"
+                 + (f" ({data['dev_branch_points']} in dev branches, searched only with --branch)"
+                    if data["dev_branch_points"] else ""))
     table = Table("kind", "points")
     for kind_name, count in sorted(data["by_kind"].items()):
         table.add_row(str(kind_name), str(count))
@@ -148,19 +156,6 @@ def status(data: dict[str, Any], as_json: bool, watch_lines: list[str]) -> None:
                      f"skipped {last.get('skipped')}, deleted {last.get('deleted')}")
     for line in watch_lines:
         stdout.print(safe(line), highlight=False)
-
-
-def evaluation(result: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print_json(result)
-        return
-    table = Table(title=f"Eval ({result['mode']}{', boost' if result['boost'] else ''}, {result['queries']} queries)")
-    for key in METRIC_KEYS:
-        table.add_column(key, justify="right")
-    table.add_row(*(f"{result[k]:.3f}" for k in METRIC_KEYS))
-    stdout.print(table)
-    for miss in result["misses"]:
-        stdout.print(f"[yellow]miss[/] {miss['query']!r}: expected {miss['relevant']}, rank {miss['rank']}")
 
 
 def doctor(checks: list[Any], ok: bool, as_json: bool) -> None:

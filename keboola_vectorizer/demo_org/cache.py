@@ -7,6 +7,7 @@ and two processes generating at once both end with one complete copy.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from keboola_vectorizer.config import environment
 from keboola_vectorizer.demo_org.summary import OrganisationSummary
+from keboola_vectorizer.errors import SnapshotError
 
 # Bump when generated content changes: cached organisations of older versions are then ignored.
 GENERATOR_VERSION = "1"
@@ -29,17 +31,30 @@ def _cache_root() -> Path:
     return Path(user_cache_dir("keboola-vectorizer")) / "demo-org"
 
 
+def _source_digest() -> str:
+    """A digest of the generator's own code and vocabulary: editing either regenerates the cache,
+    even when nobody remembered to bump GENERATOR_VERSION."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def demo_snapshot_dir(seed: int = 0) -> Path:
     """The default demo organisation's snapshot directory, generating it on first use."""
-    target = _cache_root() / f"v{GENERATOR_VERSION}-seed{seed}"
+    target = _cache_root() / f"v{GENERATOR_VERSION}-{_source_digest()}-seed{seed}"
     if (target / "generated.json").is_file():
         return target
     # The package's generate_organisation with its defaults, imported from where it lives: the
     # package itself imports this module.
     from keboola_vectorizer.demo_org.organisation import DOMAINS, write
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    except OSError as exc:
+        raise SnapshotError(f"cannot write the demo organisation into {target.parent} ({exc.strerror})",
+                            f"set {CACHE_ENV} to a writable directory") from None
     try:
         write(staging, seed=seed, projects=len(DOMAINS), tables_per_project=None, compact=False)
         try:

@@ -37,7 +37,7 @@ def configuration(stamps: Stamps, config_id: str, name: str, body: Any, *, descr
 
 def row(stamps: Stamps, name: str, body: dict[str, Any], *, description: str = "",
         disabled: bool = False) -> dict[str, Any]:
-    return {"id": stamps.row_id(), "name": name, "description": description, "isDisabled": disabled,
+    return {"id": stamps.row_id(name), "name": name, "description": description, "isDisabled": disabled,
             "version": stamps.rng.randrange(1, 12), "created": stamps.time(), "configuration": body, "state": {},
             "changeDescription": ""}
 

@@ -89,7 +89,7 @@ def add_long_script(project: BuiltProject, output_bucket: dict[str, Any]) -> Non
         title = "Revenue recognition schedule"
     else:
         return
-    config_id = project.config_id()
+    config_id = project.config_id(title)
     project.add_table(storage.table(project.plan.stack_url, project.stamps, output_bucket, name.lower(), name,
                                     columns, primary_key=[], provider=component_id,
                                     updated_by=(component_id, config_id)))
@@ -116,28 +116,25 @@ def add_legacy_transformation(project: BuiltProject) -> None:
             "queries": [f'CREATE TABLE "{out_name}" AS SELECT DATE_TRUNC(\'month\', CURRENT_DATE) AS "month", '
                         f'COUNT("{first_column}") AS "records" FROM "{table.name}";']}))
     if rows:
-        project.add("transformation", "Transformations (legacy)", "transformation", configurations.configuration(
-            project.stamps, project.config_id(), "Finance legacy bucket", {}, creator=project.creator(), rows=rows,
+        project.add("transformation", "Transformations (legacy)", "transformation", project.configuration(
+            "Finance legacy bucket", {}, rows=rows,
             description="Legacy transformations still run by the old orchestrator."))
 
 
 def add_variables(project: BuiltProject) -> None:
     definition, values = flows.variables([("date_from", "-30 days"), ("date_to", "today"), ("currency", "EUR")])
-    project.add("keboola.variables", "Variables", "other", configurations.configuration(
-        project.stamps, project.config_id(), "Reporting window", definition, creator=project.creator(),
-        rows=[configurations.row(project.stamps, "Default values", values)]))
+    project.add("keboola.variables", "Variables", "other", project.configuration(
+        "Reporting window", definition, rows=[configurations.row(project.stamps, "Default values", values)]))
 
 
 def add_empty_configuration(project: BuiltProject) -> None:
-    project.add("keboola.sandboxes", "Workspaces", "other", configurations.configuration(
-        project.stamps, project.config_id(), "Analyst scratch workspace", [], creator=project.creator()))
+    project.add("keboola.sandboxes", "Workspaces", "other", project.configuration("Analyst scratch workspace", []))
 
 
 def add_deleted_configuration(project: BuiltProject) -> None:
     component_id, component_name = configurations.SNOWFLAKE
-    project.add(component_id, component_name, "transformation", configurations.configuration(
-        project.stamps, project.config_id(), "Old churn model (do not use)", {"parameters": {"blocks": []}},
-        creator=project.creator(), deleted=True, disabled=True))
+    project.add(component_id, component_name, "transformation", project.configuration(
+        "Old churn model (do not use)", {"parameters": {"blocks": []}}, deleted=True, disabled=True))
 
 
 def add_unicode_configuration(project: BuiltProject) -> None:
@@ -146,8 +143,8 @@ def add_unicode_configuration(project: BuiltProject) -> None:
     script = [f'-- kontrola: počet řádků přehledu\nSELECT COUNT(*) AS "počet" FROM "{t.name}";' for t in tables]
     body = configurations.transformation_body([("Kontroly", [("Počet řádků", script)])],
                                               [(t.id, t.name) for t in tables], [])
-    project.add(component_id, component_name, "transformation", configurations.configuration(
-        project.stamps, project.config_id(), "Mzdové náklady – měsíční kontrola", body, creator=project.creator(),
+    project.add(component_id, component_name, "transformation", project.configuration(
+        "Mzdové náklady – měsíční kontrola", body,
         description="Kontrola, že přehled mezd obsahuje data za celý měsíc. Überprüfung für die Lohnbuchhaltung."))
 
 
@@ -159,27 +156,22 @@ def add_flows(project: BuiltProject) -> None:
     if not phases:
         return
     disabled = {project.transformations[-1][1]} if len(project.transformations) > 2 else set()
-    flow_id = project.config_id()
     body = flows.keboola_flow(project.stamps, phases, notify=f"data-alerts+{domain.key}@acme.example",
                               disabled=disabled)
-    project.add("keboola.flow", "Flow", "other", configurations.configuration(
-        project.stamps, flow_id, domain.flow_name, body, creator=project.creator(),
-        description=f"Runs every {domain.project_name} job in order and alerts the owners on failure."))
+    flow_id = project.add("keboola.flow", "Flow", "other", project.configuration(
+        domain.flow_name, body,
+        description=f"Runs every {domain.project_name} job in order and alerts the owners on failure."))["id"]
     schedules = [("keboola.flow", flow_id, domain.flow_name, domain.cron)]
     if "keboola_orchestrator" in domain.features:
-        orchestration_id = project.config_id()
-        project.add("keboola.orchestrator", "Orchestrator", "other", configurations.configuration(
-            project.stamps, orchestration_id, "Weekly full reload", flows.keboola_orchestrator(
-                project.stamps, phases, disabled=disabled), creator=project.creator()))
+        orchestration_id = project.add("keboola.orchestrator", "Orchestrator", "other", project.configuration(
+            "Weekly full reload", flows.keboola_orchestrator(project.stamps, phases, disabled=disabled)))["id"]
         schedules.append(("keboola.orchestrator", orchestration_id, "Weekly full reload", "0 3 * * 0"))
     if "orchestrator_legacy" in domain.features:
-        project.add("orchestrator", "Orchestrator (legacy)", "other", configurations.configuration(
-            project.stamps, project.config_id(), "Month-end (legacy orchestration)",
-            flows.legacy_orchestrator(project.stamps, phases), creator=project.creator()))
+        project.add("orchestrator", "Orchestrator (legacy)", "other", project.configuration(
+            "Month-end (legacy orchestration)", flows.legacy_orchestrator(project.stamps, phases)))
     for component_id, config_id, name, cron in schedules:
-        project.add("keboola.scheduler", "Scheduler", "other", configurations.configuration(
-            project.stamps, project.config_id(), f"Schedule: {name}", flows.schedule(cron, component_id, config_id),
-            creator=project.creator()))
+        project.add("keboola.scheduler", "Scheduler", "other", project.configuration(
+            f"Schedule: {name}", flows.schedule(cron, component_id, config_id)))
 
 
 def add_snapshots(project: BuiltProject, limit: int = 5) -> None:
@@ -190,7 +182,7 @@ def add_snapshots(project: BuiltProject, limit: int = 5) -> None:
     bucket = project.add_bucket("out", "snapshots", description="Daily point-in-time copies of source tables."
                                 if project.stamps.rng.random() < 0.5 else "")
     component_id, component_name = configurations.SNOWFLAKE
-    config_id = project.config_id()
+    config_id = project.config_id("Daily snapshots")
     codes, outputs = [], []
     for source in sources:
         name = f"{source.name}_snapshot"

@@ -13,10 +13,11 @@ from typing import Any
 from keboola_vectorizer.demo_org import extras, project
 from keboola_vectorizer.demo_org.project import BuiltProject, ProjectPlan, Shared
 from keboola_vectorizer.demo_org.summary import OrganisationSummary, ProjectSummary, count_project
-from keboola_vectorizer.demo_org.vocabulary_operations import HR, LOGISTICS, PRODUCT, REPORTING, SUPPORT
+from keboola_vectorizer.demo_org.vocabulary_operations import HR, LOGISTICS, PRODUCT, REPORTING, SANDBOX, SUPPORT
 from keboola_vectorizer.demo_org.vocabulary_revenue import ADS, BILLING, CRM, ECOMMERCE, EMAIL
 
-DOMAINS = (CRM, ECOMMERCE, ADS, EMAIL, BILLING, SUPPORT, PRODUCT, HR, LOGISTICS, REPORTING)
+# Every organisation has a small sandbox project too; tests use it where a whole project must be quick.
+DOMAINS = (CRM, ECOMMERCE, ADS, EMAIL, BILLING, SUPPORT, PRODUCT, HR, LOGISTICS, REPORTING, SANDBOX)
 FIRST_PROJECT_ID = 3001
 DEFAULT_STACK = "https://connection.keboola.com"
 STACKS = {"hr": "https://connection.eu-central-1.keboola.com"}
@@ -104,7 +105,12 @@ def files(built: BuiltProject) -> dict[str, Any]:
 
 
 def _write(path: Path, data: Any, indent: int | None) -> None:
-    text = json.dumps(data, ensure_ascii=False, indent=indent, separators=(",", ":") if indent is None else None)
+    """Indented exactly as `extract` writes snapshots (so extracting the fake's answers reproduces the
+    files byte for byte), or compact for benchmark sizes."""
+    if indent is None:
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    else:
+        text = json.dumps(data, ensure_ascii=False, indent=indent) + "\n"
     path.write_text(text, encoding="utf-8")
 
 
@@ -136,3 +142,25 @@ def write(out_dir: Path, *, seed: int, projects: int, tables_per_project: int | 
     summary = OrganisationSummary(out_dir, seed, tuple(summaries))
     _write(out_dir / "generated.json", summary.to_json(), 1)
     return summary
+
+
+def project_sizes(tables_per_project: int | None, seed: int = 0) -> list[int]:
+    """Documents of each domain's project at this size (built in memory, not written): a project's
+    size does not depend on its cycle, so this plans organisations of any size exactly."""
+    shared: dict[str, Shared] = {}
+    sizes = []
+    for plan in plans(len(DOMAINS), tables_per_project):
+        documents, _, _ = count_project(build(plan, seed, shared))
+        sizes.append(sum(documents.values()))
+    return sizes
+
+
+def projects_for(documents: int, tables_per_project: int | None = None) -> int:
+    """How many projects bring an organisation closest to `documents` documents."""
+    sizes = project_sizes(tables_per_project)
+    total, count, best = 0, 0, (documents, 0)
+    while total < documents:
+        total += sizes[count % len(sizes)]
+        count += 1
+        best = min(best, (abs(total - documents), count))
+    return max(1, best[1])

@@ -74,8 +74,13 @@ class BuiltProject:
         self.by_key.setdefault(key or built.key, built)
         return built
 
-    def config_id(self) -> str:
-        return self.stamps.config_id()
+    def config_id(self, name: str) -> str:
+        return self.stamps.config_id(name)
+
+    def configuration(self, name: str, body: Any, **kwargs: Any) -> dict[str, Any]:
+        """A configuration named `name` with an id derived from it, created by one of the project's people."""
+        kwargs.setdefault("creator", self.creator())
+        return configurations.configuration(self.stamps, self.config_id(name), name, body, **kwargs)
 
 
 def source_tables(domain: DomainSpec, wanted: int | None) -> list[list[TableSpec]]:
@@ -123,7 +128,7 @@ def build_sources(project: BuiltProject, tables_by_source: list[list[TableSpec]]
     for number, (source, specs) in enumerate(zip(domain.sources, tables_by_source, strict=True)):
         if not specs:
             continue
-        config_id = project.config_id()
+        config_id = project.config_id(source.config_name)
         if source.bucket:
             bucket = project.add_bucket("in", source.bucket, description=source.bucket_description)
         else:
@@ -167,7 +172,7 @@ def build_transformations(project: BuiltProject, output_bucket: dict[str, Any]) 
         resolved = code.resolve(spec, inputs, domain.output_style)
         component_id, component_name = (configurations.PYTHON if spec.language == "python"
                                         else configurations.SNOWFLAKE)
-        config_id = project.config_id()
+        config_id = project.config_id(spec.name)
         primary_key = [name for _, _, name in resolved.keys]
         project.add_table(storage.table(
             project.plan.stack_url, project.stamps, output_bucket, spec.output, resolved.output_name,
@@ -194,7 +199,7 @@ def build_writers(project: BuiltProject) -> None:
         tables = [project.by_key[key] for key in spec.inputs if key in project.by_key]
         if not tables:
             continue
-        config_id = project.config_id()
+        config_id = project.config_id(spec.config_name)
         body = configurations.writer_body([(t.id, t.name, [c.name for c in t.columns]) for t in tables],
                                           dict(spec.parameters))
         project.add(spec.component_id, spec.component_name, "writer", configurations.configuration(

@@ -3,6 +3,7 @@ same seed writes byte-identical files."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 from datetime import datetime, timedelta, timezone
 
@@ -11,20 +12,25 @@ _EPOCH = datetime(2024, 1, 8, 9, 0, tzinfo=timezone(timedelta(hours=1)))
 
 class Stamps:
     def __init__(self, seed: str) -> None:
+        self.seed = seed
         self.rng = random.Random(seed)
         self._used: set[str] = set()
         self._metadata_id = self.rng.randrange(10_000_000, 90_000_000)
 
-    def config_id(self) -> str:
-        """A Storage-style numeric configuration id, unique within the project."""
-        while True:
-            value = str(self.rng.randrange(100_000_000, 1_400_000_000))
+    def config_id(self, key: str) -> str:
+        """A Storage-style numeric id, unique within the project, derived from `key` (the
+        configuration's name): adding objects elsewhere to the generator does not renumber it, so
+        gold ids of the demo questions stay valid."""
+        for attempt in range(1000):
+            digest = hashlib.sha256(f"{self.seed}/{key}/{attempt}".encode()).digest()
+            value = str(100_000_000 + int.from_bytes(digest[:8], "big") % 1_300_000_000)
             if value not in self._used:
                 self._used.add(value)
                 return value
+        raise RuntimeError(f"no free id for {key}")
 
-    def row_id(self) -> str:
-        return self.config_id()
+    def row_id(self, key: str) -> str:
+        return self.config_id(f"row/{key}")
 
     def metadata_id(self) -> str:
         self._metadata_id += 1

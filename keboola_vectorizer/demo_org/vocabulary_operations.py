@@ -270,3 +270,24 @@ REPORTING = DomainSpec(
                                "#password": "KBC::ProjectSecure::tab"}),
     ),
 )
+
+SANDBOX = DomainSpec(
+    key="sandbox", project_name="Analytics Sandbox", output_bucket="sandbox_results",
+    flow_name="Sandbox refresh", cron="0 9 * * 1",
+    sources=(
+        SourceSpec(
+            "keboola.ex-http", "HTTP", "ECB exchange rates (CSV)", bucket="reference",
+            description="Daily euro reference rates downloaded as CSV.",
+            parameters={"baseUrl": "https://rates.example.org/", "path": "eurofxref-hist.csv"},
+            tables=(
+                TableSpec("exchange_rates", "rate_date:D* currency:S* rate_to_eur:F",
+                          "Euro reference exchange rates, one row per day and currency."),
+                TableSpec("public_holidays", "holiday_date:D* country_code:S* name:S"),
+            )),
+    ),
+    transformations=(
+        TransformSpec("Monthly average rates", "monthly_rates", ("exchange_rates",), ("currency",),
+                      (("avg", "rate_to_eur"),), language="python",
+                      description="Trying out a currency conversion helper before it moves to finance."),
+    ),
+)

@@ -205,7 +205,9 @@ def _extract_project(
         _write_json(project_dir / f"{stem}.json", answers[stem])
 
     tables, components = answers["tables"], answers["components"]
-    configurations = [c for comp in components for c in (comp.get("configurations") or [])]
+    # Deleted configurations (the API can list them with isDeleted) make no document: not counted.
+    configurations = [c for comp in components for c in (comp.get("configurations") or [])
+                      if isinstance(c, dict) and not c.get("isDeleted")]
     project = ProjectExtract(
         project_id=project_id,
         name=name,

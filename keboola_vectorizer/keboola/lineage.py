@@ -20,15 +20,15 @@ def configuration_doc_id(project_id: int, component_id: str, config_id: str) -> 
 
 
 def _tables(mapping: Any, direction: str) -> list[dict[str, Any]]:
+    """Mapping entries of one direction: `storage.<direction>.tables`, or the top-level
+    `input` / `output` lists of a legacy transformation row (same `source`/`destination` keys)."""
     if not isinstance(mapping, dict):
         return []
     storage = mapping.get("storage")
-    if not isinstance(storage, dict):
-        return []
-    side = storage.get(direction)
-    if not isinstance(side, dict):
-        return []
-    tables = side.get("tables")
+    side = storage.get(direction) if isinstance(storage, dict) else None
+    tables = side.get("tables") if isinstance(side, dict) else None
+    if not isinstance(tables, list):
+        tables = mapping.get(direction)
     return [t for t in tables if isinstance(t, dict)] if isinstance(tables, list) else []
 
 
@@ -66,6 +66,9 @@ class Lineage:
     consumed_by: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     inputs: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     outputs: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    # alias table id -> the table it mirrors; source table id -> its aliases (same project only)
+    alias_of: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def _link(self, index: dict[str, list[str]], key: str, value: str) -> None:
         if value not in index[key]:
@@ -94,7 +97,7 @@ def build_lineage(project_id: int, components: list[dict[str, Any]],
             for table_id in mapping_outputs(holder):
                 lineage.add_writes(doc, table_id)
     # Extractors without an output mapping write to their default bucket, named after the component
-    # and configuration (`in.c-keboola-ex-google-ads-162346262`): a table read from such a bucket
+    # and configuration (`in.c-keboola-ex-google-ads-595284277`): a table read from such a bucket
     # with no other known producer comes from that configuration.
     default_buckets = {default_bucket(str(component.get("id")), str(configuration.get("id"))):
                        configuration_doc_id(project_id, str(component.get("id")), str(configuration.get("id")))
@@ -105,6 +108,10 @@ def build_lineage(project_id: int, components: list[dict[str, Any]],
         if producer and not lineage.produced_by.get(table_id):
             lineage.add_writes(producer, table_id)
     for table in tables:
+        source = table.get("sourceTable")
+        if table.get("isAlias") and isinstance(source, dict) and source.get("id"):
+            lineage.alias_of[str(table["id"])] = str(source["id"])
+            lineage.aliases[str(source["id"])].append(str(table["id"]))
         metadata = {m.get("key"): m.get("value") for m in table.get("metadata") or [] if isinstance(m, dict)}
         component_id = metadata.get("KBC.lastUpdatedBy.component.id")
         config_id = metadata.get("KBC.lastUpdatedBy.configuration.id")

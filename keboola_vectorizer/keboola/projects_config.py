@@ -235,7 +235,7 @@ def project_sources(settings: Settings, projects_config: Path | None = None) -> 
         raise error_type(
             f"{missing} is not set, so there is no Keboola project to extract",
             "set KBC_STORAGE_API_URL and KBC_STORAGE_TOKEN, pass --projects-config FILE, "
-            "or index a saved snapshot with --snapshot DIR (--sample for the bundled demo)",
+            "or index a saved snapshot with --snapshot DIR (--sample for the generated demo organisation)",
         )
     return sources_from_env(settings.kbc_storage_api_url, token)
 

@@ -10,7 +10,9 @@ from keboola_vectorizer.store.protocol import (
     VectorStore,
 )
 from keboola_vectorizer.store.types import (
+    ALL_BRANCHES,
     BOOST_DEFAULTS,
+    BRANCH_FIELDS,
     DATETIME_FIELDS,
     DEFAULT_COLLECTION,
     DENSE_VECTOR,
@@ -32,6 +34,7 @@ from keboola_vectorizer.store.types import (
     SparseVector,
     StoredHashes,
     batched,
+    every_branch,
     hashes_digest,
     normalise_datetime,
     payload_selection,
@@ -39,9 +42,10 @@ from keboola_vectorizer.store.types import (
     stored_hashes_of,
 )
 
-__all__ = ["BOOST_DEFAULTS", "DATETIME_FIELDS", "DEFAULT_COLLECTION", "DENSE_VECTOR", "HASH_FIELDS", "INTEGER_FIELDS",
-           "KEYWORD_FIELDS", "SPARSE_VECTOR", "Boost", "Capabilities", "CollectionMeta", "DoctorCheck",
-           "HasHealthChecks", "Hit", "PeerSnapshot", "PointRecord", "QueryVectors", "RankParams",
-           "SearchFilters", "SearchMode", "SnapshotInfo", "SparseVector", "StoredHashes", "SupportsOptimize",
-           "SupportsSnapshots", "VectorStore", "batched", "hashes_digest", "normalise_datetime",
-           "payload_selection", "point_id", "stored_hashes_of"]
+__all__ = ["ALL_BRANCHES", "BOOST_DEFAULTS", "BRANCH_FIELDS", "DATETIME_FIELDS", "DEFAULT_COLLECTION",
+           "DENSE_VECTOR", "HASH_FIELDS", "INTEGER_FIELDS", "KEYWORD_FIELDS", "SPARSE_VECTOR", "Boost",
+           "Capabilities", "CollectionMeta", "DoctorCheck", "HasHealthChecks", "Hit", "PeerSnapshot",
+           "PointRecord", "QueryVectors", "RankParams", "SearchFilters", "SearchMode", "SnapshotInfo",
+           "SparseVector", "StoredHashes", "SupportsOptimize", "SupportsSnapshots", "VectorStore", "batched",
+           "every_branch", "hashes_digest", "normalise_datetime", "payload_selection", "point_id",
+           "stored_hashes_of"]

@@ -35,6 +35,7 @@ from keboola_vectorizer.store.types import (
     SearchFilters,
     SearchMode,
     StoredHashes,
+    every_branch,
     payload_selection,
     point_id,
     stored_hashes_of,
@@ -172,7 +173,8 @@ class StoreCore(ABC):
     def stored_hashes(self, project_id: int | None = None) -> dict[str, StoredHashes]:
         if not self._exists():
             return {}
-        filters = SearchFilters(project_ids=[project_id]) if project_id is not None else None
+        # Every branch: the index run diffs dev-branch documents too.
+        filters = every_branch(project_ids=[project_id]) if project_id is not None else None
         return {hit.document_id: stored_hashes_of(hit) for hit in self._scroll(filters, HASH_FIELDS, 2000)}
 
     def set_payload(self, payloads: Mapping[str, dict[str, Any]]) -> None:

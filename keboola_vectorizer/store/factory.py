@@ -22,13 +22,15 @@ def check_qdrant_url(url: str) -> None:
                           "set QDRANT_URL like https://qdrant.example.com:6333, or unset it for the embedded store")
 
 
-def open_store(settings: Settings) -> VectorStore:
+def open_store(settings: Settings, interactive: bool = False) -> VectorStore:
+    """`interactive`: a command a person waits on; against a server it gives up fast when the server
+    is unreachable, where a batch run retries with backoff (store/fail_fast.py)."""
     if settings.qdrant_url:
         check_qdrant_url(settings.qdrant_url)
         # Imported here so the embedded path never pays for qdrant-client's import.
         from keboola_vectorizer.store.server import ServerStore
 
-        return ServerStore.from_settings(settings)
+        return ServerStore.from_settings(settings, interactive=interactive)
     from keboola_vectorizer.store.edge import EdgeStore
 
     return EdgeStore(settings.qdrant_path, settings.qdrant_collection)

@@ -43,22 +43,30 @@ REBUILD_HINT = ("run `keboola-vectorizer index --rebuild` to build it afresh wit
 
 # -- filters ------------------------------------------------------------------------------------
 
+# A dev-branch point carries `branch_kind: "dev"`; production points carry no such value.
+DEV_BRANCH = ("branch_kind", ("dev",))
+
+
 @dataclass(frozen=True)
 class FilterSpec:
-    """Conditions on payload fields (values OR-ed within a field, fields AND-ed) and point ids to
-    leave out."""
+    """Conditions on payload fields (values OR-ed within a field, fields AND-ed), point ids to leave
+    out, and the dev-branch scope: None no condition, () production only, values production plus
+    the branches with those ids or names (`BRANCH_FIELDS`)."""
 
     must: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     exclude_points: tuple[str, ...] = ()
+    branches: tuple[str, ...] | None = None
 
     @property
     def empty(self) -> bool:
-        return not self.must and not self.exclude_points
+        return not self.must and not self.exclude_points and self.branches is None
 
 
 def filter_spec(filters: SearchFilters | None, exclude_documents: Sequence[str] = ()) -> FilterSpec:
     must = tuple((key, tuple(values)) for key, values in (filters.by_field() if filters else {}).items())
-    return FilterSpec(must, tuple(point_id(d) for d in exclude_documents))
+    scope = filters.branch_scope() if filters is not None else None
+    return FilterSpec(must, tuple(point_id(d) for d in exclude_documents),
+                      tuple(scope) if scope is not None else None)
 
 
 # -- queries ------------------------------------------------------------------------------------

@@ -66,6 +66,15 @@ class CollectionMeta:
         return cls(**{key: raw[key] for key in cls.__dataclass_fields__ if key in raw})
 
 
+ALL_BRANCHES = "all"
+BRANCH_FIELDS = ("branch_id", "branch_name")  # a `--branch` value matches either
+
+
+def every_branch(**values: Any) -> SearchFilters:
+    """Filters for the tool's own scans (hashes, lineage indexes): dev-branch points included."""
+    return SearchFilters(branches=[ALL_BRANCHES], **values)
+
+
 @dataclass
 class SearchFilters:
     """Payload filters; within one field values are OR-ed, across fields AND-ed."""
@@ -76,6 +85,14 @@ class SearchFilters:
     component_ids: list[str] = field(default_factory=list)
     stages: list[str] = field(default_factory=list)
     table_ids: list[str] = field(default_factory=list)
+    # Dev-branch policy: [] = production only (dev-branch points, `branch_kind: "dev"`, left out);
+    # branch ids or names = production plus those branches; ["all"] = every branch.
+    branches: list[str] = field(default_factory=list)
+
+    def branch_scope(self) -> list[str] | None:
+        """None: no branch condition; []: production only; values: production plus these branches."""
+        values = [str(b) for b in self.branches]
+        return None if ALL_BRANCHES in values else values
 
     def by_field(self) -> dict[str, list[Any]]:
         pairs = {

@@ -22,6 +22,7 @@ WORDS = ["orders", "revenue", "customers", "crm", "snowflake", "extractor", "tra
 PROJECTS = (7101, 7102, 7103)
 KINDS = ("bucket", "table", "column", "configuration", "configuration_row")
 STAGES = ("in", "out")
+DEV_BRANCHES = (("4101", "feature-a"), ("4102", "feature-b"))
 COMPONENTS = ("keboola.ex-db-snowflake", "keboola.snowflake-transformation", "keboola.ex-google-ads")
 _BM25 = Bm25()
 
@@ -57,6 +58,9 @@ def generate_points(count: int = 120, seed: int = 12) -> list[PointRecord]:
         }
         if kind.startswith("configuration"):
             payload["component_id"] = rng.choice(COMPONENTS)
+        if i % 7 == 3:  # a dev-branch copy: searched only when its branch (or every branch) is asked for
+            branch = DEV_BRANCHES[i % len(DEV_BRANCHES)]
+            payload.update(branch_kind="dev", branch_id=branch[0], branch_name=branch[1])
         # BM25 weights nudged by under 1%: equal texts would tie, and engines order ties differently
         # (fusion would carry that into the fused ranks), so ties are made unlikely, not compared.
         sparse = sparse_document(text)

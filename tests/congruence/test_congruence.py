@@ -38,6 +38,9 @@ FILTERS = {
     "combined": SearchFilters(project_ids=[PROJECTS[0]], kinds=["configuration"], stages=["in"]),
     "bucket-table": SearchFilters(bucket_ids=["in.c-b1", "out.c-b1"], table_ids=["in.c-b1.t1", "out.c-b1.t1"]),
     "nothing": SearchFilters(project_ids=[1]),
+    "branch-by-id": SearchFilters(branches=["4101"]),
+    "branch-by-name": SearchFilters(kinds=["table", "column", "bucket"], branches=["feature-b"]),
+    "every-branch": SearchFilters(branches=["all"]),
 }
 
 
@@ -144,6 +147,9 @@ def test_recommend_agrees(stores: dict[str, VectorStore], filter_name: str) -> N
 def test_counts_agree(stores: dict[str, VectorStore]) -> None:
     for name, filters in FILTERS.items():
         compare_results(stores, lambda s, f=filters: s.count(f), f"count {name}")
+    production = compare_results(stores, lambda s: s.count(SearchFilters()), "count production")
+    every = compare_results(stores, lambda s: s.count(SearchFilters(branches=["all"])), "count every branch")
+    assert every == len(POINTS) > production  # dev-branch points are left out unless asked for
     for key in ("kind", "project_id", "stage", "component_id", "bucket_id"):
         counts = compare_results(stores, lambda s, k=key: s.counts_by(k), f"counts_by {key}")
         assert sum(counts.values()) > 0

@@ -1,4 +1,4 @@
-"""A fake Keboola Storage API over real HTTP, serving a directory in the sample-org layout.
+"""A fake Keboola Storage API over real HTTP, serving a snapshot directory (the generated demo organisation).
 
 The real `kbcstorage` client talks to it unmodified, so tests exercise the same requests, headers,
 query strings and error bodies as production. Tests can inject faults (429 with Retry-After, 5xx, slow
@@ -27,10 +27,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-import keboola_vectorizer
+from keboola_vectorizer.demo_org import demo_snapshot_dir
 from tests.fakes.storage_events import EventLog
 
-SAMPLE_ORG = Path(keboola_vectorizer.__file__).parent / "sample_org"
 PREFIX = "/v2/storage"
 
 FaultKind = Literal["status", "slow", "drop"]
@@ -118,8 +117,8 @@ class FakeStorageApi:
     Set `echo_token = True` to make tokens/verify echo the caller's token, as some stacks do.
     """
 
-    def __init__(self, root: Path = SAMPLE_ORG) -> None:
-        self.root = Path(root)
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else demo_snapshot_dir()
         self.echo_token = False
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
@@ -385,6 +384,6 @@ def _component(component: Any, include: set[str]) -> Any:
 
 @pytest.fixture
 def storage_api() -> Iterator[FakeStorageApi]:
-    """A started fake serving the bundled sample organisation (set `.root` to serve a modified copy)."""
-    with FakeStorageApi(SAMPLE_ORG) as api:
+    """A started fake serving the generated demo organisation (set `.root` to serve a modified copy)."""
+    with FakeStorageApi(demo_snapshot_dir()) as api:
         yield api

@@ -80,10 +80,12 @@ def extract(
 
 
 def open_snapshot(snapshot: Path | None, sample: bool) -> Snapshot:
-    from keboola_vectorizer.keboola.snapshot import Snapshot, bundled_sample_org
+    from keboola_vectorizer.keboola.snapshot import Snapshot
 
     if sample:
-        return Snapshot(bundled_sample_org())
+        from keboola_vectorizer.demo_org import demo_snapshot_dir
+
+        return Snapshot(demo_snapshot_dir())
     if snapshot is None:
         raise ConfigError("no snapshot given", "pass --snapshot DIR or --sample")
     opened = Snapshot(snapshot)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Collection, model, dimension, point counts (total, by kind, by project) and the last run."""
+    """Collection, model, dimension, point counts (total, by kind, by project, dev branches) and the last run."""
     from keboola_vectorizer.status import collection_status
     from keboola_vectorizer.watch.command import status_lines
 

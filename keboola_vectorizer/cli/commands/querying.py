@@ -12,6 +12,7 @@ from keboola_vectorizer.cli import render
 from keboola_vectorizer.cli.context import Invocation, invocation
 from keboola_vectorizer.cli.options import (
     BoostOpt,
+    BranchOpt,
     BucketOpt,
     ComponentOpt,
     JsonOpt,
@@ -39,9 +40,12 @@ def search(
     bucket: BucketOpt = None,
     component: ComponentOpt = None,
     stage: StageOpt = None,
+    branch: BranchOpt = None,
     mode: ModeOpt = Mode.hybrid,
     limit: LimitOpt = 10,
     boost: BoostOpt = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Show why each result ranks (ranks, matched "
+                                          "column, boosts).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Find tables, columns, configurations and flows by meaning."""
@@ -51,7 +55,7 @@ def search(
     inv = invocation(ctx)
     if not query.strip():
         raise ConfigError("the search query is empty", "pass the words to search for")
-    filters = search_filters(project, kind, bucket, component, stage)
+    filters = search_filters(project, kind, bucket, component, stage, branch)
     title = f"Results for “{query}”"
     if inv.settings.kv_service_url:
         render.results(_search_via_service(inv, query, filters, mode.value, limit, boost), as_json, title)
@@ -61,7 +65,7 @@ def search(
         with inv.open_store(read_only=True) as store:
             ensure_searchable(store)
             results = run_search(store, inv.lazy_embedder(store), query, mode=mode.value, filters=filters,
-                                 limit=limit, boost=boost_of(boost))
+                                 limit=limit, boost=boost_of(boost), explain=explain)
     finally:
         _audit_search(inv, query, mode.value, filters, limit, results, time.perf_counter() - started)
     render.results(results, as_json, title)
@@ -74,6 +78,8 @@ def _search_via_service(inv: Invocation, query: str, filters: SearchFilters, mod
 
     if boost:
         raise ConfigError("--boost is not offered by the search service", "unset KV_SERVICE_URL to use it")
+    if filters.branches:
+        raise ConfigError("--branch is not offered by the search service", "unset KV_SERVICE_URL to use it")
     settings = inv.settings
     key = settings.kv_api_key.get_secret_value() if settings.kv_api_key else None
     return search_via_service(str(settings.kv_service_url), key, query, filters=filters, mode=mode, limit=limit,
@@ -97,6 +103,7 @@ def similar(
     bucket: BucketOpt = None,
     component: ComponentOpt = None,
     stage: StageOpt = None,
+    branch: BranchOpt = None,
     limit: LimitOpt = 10,
     as_json: JsonOpt = False,
 ) -> None:
@@ -106,8 +113,8 @@ def similar(
 
     with invocation(ctx).open_store(read_only=True) as store:
         ensure_searchable(store)
-        results = run_similar(store, document_id, filters=search_filters(project, kind, bucket, component, stage),
-                              limit=limit)
+        filters = search_filters(project, kind, bucket, component, stage, branch)
+        results = run_similar(store, document_id, filters=filters, limit=limit)
     render.results(results, as_json, f"Most like {document_id}")
 
 
@@ -119,6 +126,7 @@ def lineage(
                                                 "table.")] = None,
     depth: Annotated[int, typer.Option("--depth", min=1, max=20, help="Configuration steps to follow "
                                        "each way.")] = 1,
+    branch: BranchOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Upstream (what produces it) and downstream (what uses it) of a table, from the index."""
@@ -127,33 +135,31 @@ def lineage(
 
     with invocation(ctx).open_store(read_only=True) as store:
         ensure_searchable(store)
-        result = run_lineage(store, ref, project_id=project, depth=depth)
+        result = run_lineage(store, ref, project_id=project, depth=depth, branches=list(branch or []))
     render.lineage(result, as_json)
 
 
 def eval_command(
     ctx: typer.Context,
-    questions: Annotated[Path, typer.Option("--questions", help="JSON Lines questions file.")],
+    questions: Annotated[Path | None, typer.Option("--questions", help="JSON Lines questions file.")] = None,
     mode: ModeOpt = Mode.hybrid,
     boost: BoostOpt = False,
+    rankings: Annotated[Path | None, typer.Option("--rankings", help="Write each question's top 10 here "
+                                                  "(JSON Lines, for --compare).")] = None,
+    compare: Annotated[tuple[Path, Path] | None, typer.Option("--compare", help="Paired comparison of two "
+                                                              "--rankings files (BEFORE AFTER).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Recall@1/5/10, MRR@10 and nDCG@10 of search over a questions file."""
-    from keboola_vectorizer.evaluate import evaluate, load_questions
-    from keboola_vectorizer.search import ensure_searchable
-    from keboola_vectorizer.search import search as run_search
+    """Hit@k, recall@k (k = 1, 5, 10), MRR@10 and nDCG@10 with 95% intervals, by kind of object."""
+    from keboola_vectorizer.eval_cli import compare_command, run_eval
 
+    if compare:
+        compare_command(compare[0], compare[1], as_json)
+        return
+    if questions is None:
+        raise ConfigError("eval needs --questions FILE (or --compare BEFORE AFTER)",
+                          "pass a JSON Lines questions file")
     inv = invocation(ctx)
-    loaded = load_questions(questions)
     with inv.open_store() as store:
-        ensure_searchable(store)
-        embedder = inv.lazy_embedder(store)
-
-        def ranker(query: str, filters: SearchFilters, limit: int) -> list[str]:
-            return [r.id for r in run_search(store, embedder, query, mode=mode.value, filters=filters,
-                                             limit=limit, boost=boost_of(boost))]
-
-        result = evaluate(loaded, ranker)
-    result["mode"] = mode.value
-    result["boost"] = boost
-    render.evaluation(result, as_json)
+        run_eval(store, inv.lazy_embedder(store), questions, mode=mode.value, boost=boost_of(boost),
+                 rankings=rankings, as_json=as_json)

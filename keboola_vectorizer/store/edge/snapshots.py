@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keboola_vectorizer.errors import StoreError
+from keboola_vectorizer.store import disk_space
 from keboola_vectorizer.store.edge.generations import atomic_write_json, new_generation_name, switch_and_clean
 from keboola_vectorizer.store.types import SnapshotInfo, hashes_digest
 
@@ -34,6 +35,7 @@ def create_snapshot(store: EdgeStore) -> SnapshotInfo:
     name = f"{store.name}-{taken_at.strftime('%Y%m%dT%H%M%S%fZ')}"
     target = snapshots_dir(store) / name
     partial = target.with_name(f".{name}.partial")
+    disk_space.require_room(store.root, disk_space.tree_bytes(gen_dir), f"snapshot {name}")
     shutil.copytree(gen_dir, partial)
     info = SnapshotInfo(name=name, collection=store.generation or "", points=len(hashes),
                         hashes_digest=hashes_digest(hashes), taken_at=taken_at.isoformat(timespec="seconds"))
@@ -68,6 +70,7 @@ def restore_snapshot(store: EdgeStore, name_or_location: str, *, verify: bool = 
     info = SnapshotInfo.from_dict(json.loads(manifest_path.read_text()))
     generation = new_generation_name()
     target = store.collection_dir / generation
+    disk_space.require_room(store.root, disk_space.tree_bytes(source), f"restoring {info.name}")
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("manifest.json"))
     restored = store.pinned_to(generation)
     try:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,10 @@ from qdrant_edge import (
 )
 
 from keboola_vectorizer.errors import StoreError
+from keboola_vectorizer.store import disk_space, edge_manifest
 from keboola_vectorizer.store.core import StoreCore
 from keboola_vectorizer.store.edge import generations, page_cache, shard_config
+from keboola_vectorizer.store.edge import health as edge_health
 from keboola_vectorizer.store.edge import snapshots as edge_snapshots
 from keboola_vectorizer.store.edge.translate import edge_filter, edge_hit, edge_request, edge_sparse, plain_value
 from keboola_vectorizer.store.plan import FilterSpec, QueryPlan, refuse_empty_promote
@@ -68,6 +70,7 @@ class EdgeStore(StoreCore):
         self._unsealed = 0  # points this process wrote since the shard's last seal
         self._shard_path = ""
         self._wrote = False
+        self._dirty = False  # the open shard's manifest says `writing` (edge_manifest)
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -114,9 +117,14 @@ class EdgeStore(StoreCore):
     def _create(self, meta: CollectionMeta) -> None:
         generation = self._pinned_generation or generations.new_generation_name()
         gen_dir = self.collection_dir / generation
+        disk_space.require_room(self.root, disk_space.create_bytes(self.root), "creating the index")
         gen_dir.mkdir(parents=True, exist_ok=True)
+        edge_manifest.mark_writing(gen_dir)
         try:
-            shard = EdgeShard.create(str(gen_dir / "shard"), shard_config.edge_config(meta.dimension))
+            with disk_space.no_space_as_error(self.root, "creating the index"):
+                shard = EdgeShard.create(str(gen_dir / "shard"), shard_config.edge_config(meta.dimension))
+        except StoreError:
+            raise
         except Exception as exc:  # the binding raises plain exceptions for IO problems
             raise StoreError(
                 f"cannot create the embedded store at {gen_dir}: {exc}",
@@ -128,7 +136,7 @@ class EdgeStore(StoreCore):
         # meta.json is written last: a generation without it is an unfinished create.
         generations.atomic_write_json(gen_dir / "meta.json", asdict(meta))
         self.close_shard()
-        self._shard, self._shard_path = shard, str(gen_dir / "shard")
+        self._shard, self._shard_path, self._dirty = shard, str(gen_dir / "shard"), True
         if not self._pinned_generation:
             generations.write_current(self.collection_dir, generation)
 
@@ -146,20 +154,57 @@ class EdgeStore(StoreCore):
         if kept is not None:
             self._shard = kept
             return kept
+        edge_manifest.check_sizes(gen_dir, self.damage_hint)
+        disk_space.require_room(self.root, disk_space.open_bytes(Path(self._shard_path)), "opening the index")
         try:
             self._shard = EdgeShard.load(self._shard_path)
         except Exception as exc:
+            if edge_manifest.is_read_failure(exc):
+                raise edge_manifest.read_failure(gen_dir, exc, self.damage_hint()) from None
             raise StoreError(
                 f"cannot open the embedded store at {gen_dir}: {exc}",
                 "another process may hold it; otherwise run `keboola-vectorizer index --rebuild`",
             ) from None
         return self._shard
 
-    def close_shard(self) -> None:
+    def close_shard(self, record: bool = True) -> None:
         if self._shard is not None:
-            self._shard.flush()
-            self._shard.close()
+            with disk_space.no_space_as_error(self.root, "closing the index"):
+                self._shard.flush()
+                self._shard.close()
             self._shard = None
+            if self._dirty and record:
+                # What the files should be from now on; the next open checks it (edge_manifest).
+                with disk_space.no_space_as_error(self.root, "recording the index's files"):
+                    edge_manifest.record(Path(self._shard_path).parent)
+                self._dirty = False
+
+    def _writing(self) -> EdgeShard:
+        """The open shard, its manifest marked `writing` before this process's first write to it."""
+        shard = self._open()
+        if not self._dirty:
+            edge_manifest.mark_writing(Path(self._shard_path).parent)
+            self._dirty = True
+        self._wrote = True
+        return shard
+
+    def damage_hint(self) -> str:
+        names = [info.name for info in self.list_snapshots()]
+        restore = (f"`keboola-vectorizer snapshot restore {names[-1]}` (the newest snapshot)" if names
+                   else "`keboola-vectorizer snapshot restore NAME` if you took a snapshot")
+        return f"run `keboola-vectorizer index --rebuild` to build it afresh, or {restore}"
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Edge's errors about its own files become StoreDamagedError (exit 13), not exit 1."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:
+            if edge_manifest.is_read_failure(exc):
+                raise edge_manifest.read_failure(Path(self._shard_path).parent, exc, self.damage_hint()) from None
+            raise
 
     def close(self) -> None:
         if self._shard is not None and page_cache.keeping() and not self._wrote:
@@ -210,12 +255,22 @@ class EdgeStore(StoreCore):
     def optimize(self) -> None:
         """Seal the appendable segment now: an HNSW graph, mapped storage, a fresh appendable segment."""
         started = time.perf_counter()
-        shard = self._open()
-        self._wrote = True
-        shard.optimize()
+        if disk_space.free_bytes(self.root) < disk_space.create_bytes(self.root) + disk_space.KEEP_FREE_BYTES:
+            # Sealing opens a fresh appendable segment; without room for it the points stay unsealed
+            # (searched by a scan: slower, still correct) until a later run has room.
+            log.warning("not sealing %d points: too little free disk space at %s", self._unsealed, self.root)
+            return
+        shard = self._writing()
+        try:
+            shard.optimize()
+        except Exception as exc:
+            if not disk_space.is_no_space(exc):  # Edge checks the room an optimisation needs itself
+                raise
+            log.warning("not sealing %d points: %s", self._unsealed, " ".join(str(exc).split())[:200])
+            return
         # The live shard keeps what the optimisation built on the heap (~2 KB a point); a reopened
         # one maps it, so memory stays flat however many seals a run makes.
-        self.close_shard()
+        self.close_shard(record=False)
         self._open()
         log.info("sealed %d points into an indexed segment in %.1f s", self._unsealed,
                  time.perf_counter() - started)
@@ -226,7 +281,7 @@ class EdgeStore(StoreCore):
     def upsert(self, points: Sequence[PointRecord]) -> None:
         if not points:
             return
-        shard = self._open()
+        self._open()
         edge_points = [
             Point(
                 point_id(record.document_id),
@@ -235,8 +290,10 @@ class EdgeStore(StoreCore):
             )
             for record in points
         ]
-        shard.update(UpdateOperation.upsert_points(edge_points))
-        self._wrote = True
+        # A mapped write onto a full disk is a SIGBUS, not an error: check the room first.
+        disk_space.require_room(self.root, disk_space.batch_bytes(points), f"writing {len(points)} points")
+        with disk_space.no_space_as_error(self.root, f"writing {len(points)} points"):
+            self._writing().update(UpdateOperation.upsert_points(edge_points))
         self._unsealed += len(edge_points)
         if self._unsealed >= shard_config.SEAL_POINTS:
             self.optimize()
@@ -244,36 +301,47 @@ class EdgeStore(StoreCore):
     def delete(self, document_ids: Sequence[str]) -> None:
         if not document_ids:
             return
-        self._open().update(UpdateOperation.delete_points([point_id(d) for d in document_ids]))
-        self._wrote = True
+        disk_space.require_room(self.root, disk_space.BATCH_PAGES_BYTES, f"deleting {len(document_ids)} points")
+        with disk_space.no_space_as_error(self.root, f"deleting {len(document_ids)} points"):
+            self._writing().update(UpdateOperation.delete_points([point_id(d) for d in document_ids]))
 
     def _write_payloads(self, payloads: dict[str, dict[str, Any]], *, overwrite: bool) -> None:
-        shard = self._open()
         operation = UpdateOperation.overwrite_payload if overwrite else UpdateOperation.set_payload
-        for document_id, payload in payloads.items():
-            shard.update(operation([point_id(document_id)], payload))
-        self._wrote = True
+        needed = sum(len(json.dumps(payload, default=str)) for payload in payloads.values()) * disk_space.BYTES_FACTOR
+        disk_space.require_room(self.root, needed + disk_space.BATCH_PAGES_BYTES, f"updating {len(payloads)} payloads")
+        shard = self._writing()
+        with disk_space.no_space_as_error(self.root, f"updating {len(payloads)} payloads"):
+            for document_id, payload in payloads.items():
+                shard.update(operation([point_id(document_id)], payload))
 
     # -- reads: the core's primitives ---------------------------------------------------------
 
     def _execute(self, plan: QueryPlan) -> list[Hit]:
-        return [edge_hit(point) for point in self._open().query(edge_request(plan))]
+        shard = self._open()
+        with self._reading():
+            return [edge_hit(point) for point in shard.query(edge_request(plan))]
 
     def _retrieve_points(self, point_ids: list[str], payload: bool | list[str],
                          vectors: bool | list[str]) -> list[Hit]:
-        records = self._open().retrieve(point_ids, with_payload=payload, with_vector=vectors)
+        shard = self._open()
+        with self._reading():
+            records = shard.retrieve(point_ids, with_payload=payload, with_vector=vectors)
         return [edge_hit(record, with_vectors=bool(vectors)) for record in records]
 
     def _scroll_page(self, flt: FilterSpec, payload: bool | list[str], batch: int,
                      offset: Any) -> tuple[list[Hit], Any]:
-        records, offset = self._open().scroll(
-            ScrollRequest(offset=offset, limit=batch, filter=edge_filter(flt), with_payload=payload))
+        shard = self._open()
+        with self._reading():
+            records, offset = shard.scroll(
+                ScrollRequest(offset=offset, limit=batch, filter=edge_filter(flt), with_payload=payload))
         return [edge_hit(record) for record in records], offset
 
     def _count(self, flt: FilterSpec) -> int:
         if self.meta() is None:
             return 0
-        return int(self._open().count(CountRequest(exact=True, filter=edge_filter(flt))))
+        shard = self._open()
+        with self._reading():
+            return int(shard.count(CountRequest(exact=True, filter=edge_filter(flt))))
 
     def _facet(self, key: str, limit: int) -> dict[Any, int]:
         if self.meta() is None:
@@ -302,7 +370,8 @@ class EdgeStore(StoreCore):
 
     def write_state(self, state: dict[str, Any]) -> None:
         self.collection_dir.mkdir(parents=True, exist_ok=True)
-        generations.atomic_write_json(self.collection_dir / "state.json", state)
+        with disk_space.no_space_as_error(self.root, "writing the run state"):
+            generations.atomic_write_json(self.collection_dir / "state.json", state)
 
     # -- SupportsSnapshots and HasHealthChecks --------------------------------------------------
 
@@ -316,25 +385,4 @@ class EdgeStore(StoreCore):
         return edge_snapshots.restore_snapshot(self, name_or_location, verify=verify)
 
     def doctor_checks(self) -> list[DoctorCheck]:
-        """Checks for `keboola-vectorizer doctor`: the store path is writable, the collection opens."""
-        checks: list[DoctorCheck] = []
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            probe = self.root / f".doctor-{os.getpid()}"
-            probe.write_text("ok")
-            probe.unlink()
-            checks.append(DoctorCheck("qdrant reachable", True, f"embedded Qdrant Edge at {self.root} (writable)"))
-        except OSError as exc:
-            checks.append(DoctorCheck("qdrant reachable", False,
-                                      f"QDRANT_PATH {self.root} is not writable ({exc.strerror}) — "
-                                      "set QDRANT_PATH to a writable directory"))
-            return checks
-        try:
-            meta = self.meta()
-            detail = (f"'{self._collection}' does not exist yet (the first index run creates it)" if meta is None
-                      else f"'{self._collection}' generation {self.generation}: {meta.describe()}, "
-                           f"{self.count()} points")
-            checks.append(DoctorCheck("qdrant collection", True, detail))
-        except StoreError as exc:
-            checks.append(DoctorCheck("qdrant collection", False, exc.one_line()))
-        return checks
+        return edge_health.doctor_checks(self)

@@ -21,15 +21,24 @@ from qdrant_edge import Formula as EdgeFormula
 from qdrant_edge import SparseVector as EdgeSparse
 
 from keboola_vectorizer.store import plan as p
-from keboola_vectorizer.store.types import DENSE_VECTOR, Hit, SparseVector
+from keboola_vectorizer.store.types import BRANCH_FIELDS, DENSE_VECTOR, Hit, SparseVector
 
 
 def edge_filter(spec: p.FilterSpec) -> Filter | None:
     if spec.empty:
         return None
     must = [FieldCondition(key=key, match=MatchAny(list(values))) for key, values in spec.must]
-    must_not = [HasIdCondition(set(spec.exclude_points))] if spec.exclude_points else None
-    return Filter(must=must or None, must_not=must_not)
+    must_not: list[Any] = [HasIdCondition(set(spec.exclude_points))] if spec.exclude_points else []
+    should: list[Any] = []
+    dev = FieldCondition(key=p.DEV_BRANCH[0], match=MatchAny(list(p.DEV_BRANCH[1])))
+    if spec.branches == ():
+        must_not.append(dev)
+    elif spec.branches:
+        should = [Filter(must_not=[dev]),
+                  *(FieldCondition(key=key, match=MatchAny(list(spec.branches))) for key in BRANCH_FIELDS)]
+    if not must and not must_not and not should:
+        return None
+    return Filter(must=must or None, should=should or None, must_not=must_not or None)
 
 
 def edge_sparse(vector: SparseVector) -> EdgeSparse:

@@ -109,7 +109,8 @@ class Caller:
                 return fn(*args, **kwargs)
 
         def log_retry(exc: BaseException | None, attempt_number: int, wait: float) -> None:
-            log.warning("Qdrant %s failed (%s); retry %d in %.1f s", op, self.describe(exc), attempt_number, wait)
+            log.log(logging.DEBUG if self.options.quiet_retries else logging.WARNING,
+                    "Qdrant %s failed (%s); retry %d in %.1f s", op, self.describe(exc), attempt_number, wait)
 
         try:
             return call_with_retries(attempt, RetryRun(self.policy(retry)), is_transient=_is_transient,

@@ -38,6 +38,9 @@ class ServerOptions:
     # REST URLs of every peer, for per-peer snapshots in a cluster (each holds only its shards).
     peer_urls: tuple[str, ...] = ()
     snapshot_timeout_s: float = 1800.0
+    # Interactive commands (store/fail_fast.py): retries logged at DEBUG, a short connect timeout.
+    quiet_retries: bool = False
+    connect_timeout_s: float | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServerOptions:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from qdrant_client import QdrantClient, models
 
 from keboola_vectorizer.errors import StoreError
+from keboola_vectorizer.store import fail_fast
 from keboola_vectorizer.store.core import StoreCore
 from keboola_vectorizer.store.plan import REBUILD_HINT, FilterSpec, QueryPlan, refuse_empty_promote
 from keboola_vectorizer.store.protocol import Capabilities, VectorStore
@@ -75,6 +76,8 @@ class ServerStore(StoreCore):
             assert url is not None
             client = make_client(url, api_key, timeout)
             owns_client = True if owns_client is None else owns_client
+            if self.options.connect_timeout_s:
+                fail_fast.limit_connect_timeout(client, self.options.connect_timeout_s)
         self.client = client
         self._owns_client = bool(owns_client)
         self._name = collection
@@ -86,11 +89,16 @@ class ServerStore(StoreCore):
         self._write_checked = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ServerStore:
-        """A store for QDRANT_URL, QDRANT_API_KEY, QDRANT_COLLECTION and the QDRANT_* tuning."""
+    def from_settings(cls, settings: Settings, interactive: bool = False) -> ServerStore:
+        """A store for QDRANT_URL, QDRANT_API_KEY, QDRANT_COLLECTION and the QDRANT_* tuning;
+        `interactive`: for a command a person waits on, which gives up on a dead server fast
+        (store/fail_fast.py)."""
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        options = ServerOptions.from_settings(settings)
+        if interactive:
+            options = fail_fast.interactive(options)
         return cls(url=settings.qdrant_url, api_key=api_key, timeout=settings.qdrant_timeout,
-                   collection=settings.qdrant_collection, options=ServerOptions.from_settings(settings))
+                   collection=settings.qdrant_collection, options=options)
 
     # ----- identity ---------------------------------------------------------------------------
 

@@ -8,18 +8,29 @@ from typing import Any
 from qdrant_client import models
 
 from keboola_vectorizer.store import plan as p
-from keboola_vectorizer.store.types import DENSE_VECTOR, SPARSE_VECTOR, Hit, SparseVector
+from keboola_vectorizer.store.types import BRANCH_FIELDS, DENSE_VECTOR, SPARSE_VECTOR, Hit, SparseVector
 
 
 def server_filter(spec: p.FilterSpec) -> models.Filter | None:
-    """MatchAny per field (values OR-ed), all fields AND-ed; excluded points as must_not."""
+    """MatchAny per field (values OR-ed), all fields AND-ed; excluded points and (outside the
+    branch scope) dev-branch points as must_not."""
     if spec.empty:
         return None
     must: list[models.Condition] = [models.FieldCondition(key=key, match=models.MatchAny(any=list(values)))
                                     for key, values in spec.must]
     must_not: list[models.Condition] = ([models.HasIdCondition(has_id=list(spec.exclude_points))]
                                         if spec.exclude_points else [])
-    return models.Filter(must=must or None, must_not=must_not or None)
+    should: list[models.Condition] = []
+    dev = models.FieldCondition(key=p.DEV_BRANCH[0], match=models.MatchAny(any=list(p.DEV_BRANCH[1])))
+    if spec.branches == ():
+        must_not.append(dev)
+    elif spec.branches:
+        should = [models.Filter(must_not=[dev]),
+                  *(models.FieldCondition(key=key, match=models.MatchAny(any=list(spec.branches)))
+                    for key in BRANCH_FIELDS)]
+    if not must and not must_not and not should:
+        return None
+    return models.Filter(must=must or None, should=should or None, must_not=must_not or None)
 
 
 def server_sparse(vector: SparseVector) -> models.SparseVector:

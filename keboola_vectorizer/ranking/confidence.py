@@ -1,0 +1,97 @@
+"""How sure a result is, and why it ranks where it does (`search --explain`).
+
+Confidence reads the absolute signals search has, which ranks do not give: the cosine similarity of
+the query to the result (or to its best matching column or row) plus half the share of the question's
+words its text holds. A logistic curve maps that to 0-1; the midpoint was chosen on answered questions
+against the same questions with their answers removed from the candidates, pooled over the sample
+organisation and BIRD (`scripts/eval_all.py --confidence` prints both fire rates per set). It is a weak
+signal on long questions, whose cosines run low. A result the question names (identity) is confident.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from keboola_vectorizer.ranking.intent import QUESTION_WORDS
+from keboola_vectorizer.ranking.words import content_words, words
+
+LOW_CONFIDENCE = 0.5  # below this the best result is "no good match"
+MIDPOINT = 0.6  # cosine + coverage / 2 where a result is as likely a match as not
+SLOPE = 0.05  # distance for e-fold odds
+COVERAGE_WEIGHT = 0.5
+IDENTITY_CONFIDENT = 0.5  # identity strength that alone makes a result confident
+
+
+def _cosine(note: dict[str, Any], notes: dict[str, dict]) -> float | None:
+    own = note.get("dense_score")
+    part = notes.get(str(note.get("matched_part")), {}).get("dense_score") if note.get("matched_part") else None
+    values = [v for v in (own, part) if v is not None]
+    return max(values) if values else None
+
+
+def word_coverage(query: str, text: str) -> float:
+    """Share of the question's content words that the result's text holds."""
+    asked = set(content_words(query, QUESTION_WORDS))
+    return len(asked & set(words(text))) / len(asked) if asked else 0.0
+
+
+def match_confidence(note: dict[str, Any], notes: dict[str, dict], coverage: float = 0.0) -> float | None:
+    """0-1, or None when the search had no dense retriever (sparse mode)."""
+    cosine = _cosine(note, notes)
+    if note.get("identity", 0.0) >= IDENTITY_CONFIDENT:
+        return 1.0 if cosine is None else max(0.9, _logistic(cosine + COVERAGE_WEIGHT * coverage))
+    if cosine is None:
+        return None
+    return _logistic(cosine + COVERAGE_WEIGHT * coverage)
+
+
+def _logistic(cosine: float) -> float:
+    return round(1.0 / (1.0 + math.exp(-(cosine - MIDPOINT) / SLOPE)), 4)
+
+
+def explanation(note: dict[str, Any], notes: dict[str, dict]) -> dict[str, Any]:
+    """What `--explain` shows: each retriever's rank and score, the matched part, and every boost."""
+    out: dict[str, Any] = {key: note[key] for key in ("dense_rank", "dense_score", "sparse_rank", "sparse_score",
+                                                       "identity", "kind_intent", "runs", "project_evidence",
+                                                       "lineage") if key in note}
+    part = note.get("matched_part")
+    if part:
+        part_note = notes.get(str(part), {})
+        name = str(note.get("matched_part_name") or str(part).rsplit(".", 1)[-1])
+        out["matched"] = {"id": part, "name": name,
+                          **{k: part_note[k] for k in ("dense_rank", "sparse_rank") if k in part_note}}
+    return out
+
+
+def no_good_match(confidence: float | None) -> str | None:
+    """The text output's warning line when even the best result is a weak match."""
+    if confidence is None or confidence >= LOW_CONFIDENCE:
+        return None
+    return (f"No good match: the best result is a weak match (confidence {confidence:.2f}); "
+            "try other words, or check the object is indexed.")
+
+
+def explain_line(explain: dict[str, Any]) -> str:
+    """One line of `--explain` text from the explain fields."""
+    parts = []
+    for name in ("dense", "sparse"):
+        if f"{name}_rank" in explain:
+            parts.append(f"{name} #{explain[f'{name}_rank']} ({explain[f'{name}_score']:.3f})")
+        elif explain.get("dense_rank") or explain.get("sparse_rank"):
+            parts.append(f"not in the {name} candidates")
+    matched = explain.get("matched")
+    if matched:
+        ranks = ", ".join(f"{k.split('_')[0]} #{v}" for k, v in matched.items() if k.endswith("_rank"))
+        parts.append(f"matched {matched['name']}" + (f" ({ranks})" if ranks else ""))
+    if "identity" in explain:
+        parts.append(f"name match {explain['identity']:.2f}")
+    if "kind_intent" in explain:
+        parts.append(f"asked for a {explain['kind_intent']}")
+    if "runs" in explain:
+        parts.append(f"runs {explain['runs']}")
+    if "lineage" in explain:
+        parts.append(str(explain["lineage"]))
+    if "project_evidence" in explain:
+        parts.append(f"project evidence x{explain['project_evidence']:.2f}")
+    return "; ".join(parts) or "fused score only"

@@ -1,0 +1,76 @@
+"""Identity: a question that is, or contains, an object's name or id puts that object first.
+
+Catalog users type names more often than descriptions, and embeddings are poor at exact strings. The
+strength of a match is how much of the object's name the question covers, each name word weighted by
+its rarity among the candidates' names (so "Data Source [IN-CRM-PIPEDRIVE]" is identified by
+"pipedrive", not by "data source", which half the extractors are called), and whether the question
+says little besides the name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+from keboola_vectorizer.ranking.intent import KIND_WORDS, QUESTION_WORDS
+from keboola_vectorizer.ranking.words import content_words, is_code_like, words
+
+EXACT = 1.0  # the question is the name (kind words and function words aside), or holds the object's id
+CONTAINS = 0.6  # the question holds the whole name (two words or more) or nearly is the name
+NEAR = 0.75  # share of the name's (rarity-weighted) words, and of the question's, that "nearly" needs
+
+
+def name_words(payload: dict[str, Any]) -> list[str]:
+    return list(dict.fromkeys(content_words(str(payload.get("name") or ""), KIND_WORDS)))
+
+
+def _ids(payload: dict[str, Any]) -> list[str]:
+    """Literal ids a user may paste: table id, configuration id, bucket id (long enough to be unique)."""
+    values = [payload.get("table_id") if payload.get("kind") == "table" else None,
+              payload.get("configuration_id") if payload.get("kind") == "configuration" else None,
+              payload.get("bucket_id") if payload.get("kind") == "bucket" else None]
+    return [str(v).lower() for v in values if v and len(str(v)) >= 5]
+
+
+def _contiguous(name: list[str], sequence: list[str]) -> bool:
+    width = len(name)
+    return any(sequence[i:i + width] == name for i in range(len(sequence) - width + 1))
+
+
+class IdentityMatcher:
+    """Scores candidates' names against one query; word rarity comes from the candidates themselves."""
+
+    def __init__(self, query: str, payloads: list[dict[str, Any]]) -> None:
+        self.raw = query.lower()
+        self.query_words = set(words(query))
+        self.query_sequence = content_words(query, QUESTION_WORDS)
+        self.query_content = set(self.query_sequence)
+        names = [set(name_words(p)) for p in payloads]
+        frequency = Counter(w for name in names for w in name)
+        total = max(len(names), 1)
+        self.rarity = {w: math.log(1 + total / n) for w, n in frequency.items()}
+
+    def strength(self, payload: dict[str, Any]) -> float:
+        """0 (no identity) to 1 (the question names exactly this object)."""
+        if any(f" {i} " in f" {self.raw} " or self.raw.strip() == i for i in _ids(payload)):
+            return EXACT
+        name = name_words(payload)
+        # Codes such as project suffixes count only where the question repeats them.
+        name = [w for w in name if not is_code_like(w) or w in self.query_words]
+        if not name or not self.query_content:
+            return 0.0
+        weight = {w: self.rarity.get(w, 1.0) for w in name}
+        covered = sum(weight[w] for w in name if w in self.query_words) / sum(weight.values())
+        if covered <= 0:
+            return 0.0
+        # How much of the question the name accounts for: 1 when the question is just the name.
+        said = sum(1 for w in self.query_content if w in name) / len(self.query_content)
+        if covered >= 0.999 and said >= 0.999:
+            return EXACT
+        if len(name) >= 2 and _contiguous(name, self.query_sequence):
+            return CONTAINS  # the whole name, several words long and in order, inside a longer question
+        if covered >= NEAR and said >= NEAR:
+            return CONTAINS * covered  # nearly the name: a word missing or added
+        # One common word shared with a name is not identity: embeddings and BM25 already weigh it.
+        return 0.0

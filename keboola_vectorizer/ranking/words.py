@@ -1,0 +1,45 @@
+"""Words of queries and object names, normalised the same way on both sides.
+
+Names are identifiers as often as prose (`bdm_orders`, `CustomerLifetimeValue`, `IN-CRM-PIPEDRIVE`), so
+they are split at underscores, dashes, dots, brackets and camel-case humps, lower-cased, and plural
+endings folded (orders -> order, categories -> category), so "the orders table" finds `ORDERS`.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+# Function words: they carry no identity. Kept short on purpose, and English only.
+STOPWORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has", "have", "how",
+    "i", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "our", "that", "the", "their", "there",
+    "this", "to", "was", "we", "what", "when", "where", "which", "who", "whose", "why", "with", "you", "your",
+    "all", "any", "each", "find", "get", "give", "list", "show", "tell", "about", "called", "named",
+})
+
+
+def fold(word: str) -> str:
+    """Plural folding: enough for names and questions to meet, not a stemmer."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def words(text: str) -> list[str]:
+    """Normalised words of `text`, in order, function words kept (callers drop what they need)."""
+    split = _CAMEL.sub(" ", text)
+    return [fold(w.lower()) for w in _WORD.findall(split)]
+
+
+def content_words(text: str, extra_stop: frozenset[str] = frozenset()) -> list[str]:
+    return [w for w in words(text) if w not in STOPWORDS and w not in extra_stop]
+
+
+def is_code_like(word: str) -> bool:
+    """Project suffixes and generated codes (`9006ke`, `a1b2`): letters mixed with digits."""
+    return any(c.isdigit() for c in word) and any(c.isalpha() for c in word)

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Templated questions generated from any snapshot's documents, for the question classes that hand-written
+sets rarely cover: an object's exact name, its name with the kind it is, what produces / reads a table
+(from the lineage the documents record) and which flow runs a configuration.
+
+The questions come from the snapshot itself (its names, its lineage), so no set's questions or names
+live in the repository, and the same templates test any organisation. Names are typed the way people
+type them: identifiers split into lower-case words ("bdm_orders" -> "bdm orders").
+
+    python scripts/synth_questions.py ../shared/sample-org --out /tmp/synth.jsonl [--per-class 40]
+
+Each line is the eval format plus `class` (exact name, kind named, lineage upstream, lineage
+downstream, flow), which `eval` and `eval_all.py --groups` break the figures down by.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from keboola_vectorizer.keboola.snapshot import Snapshot
+from keboola_vectorizer.pipeline import iter_documents
+
+KIND_WORD = {"transformation": "transformation", "extractor": "extractor", "writer": "writer",
+             "application": "app", "flow": "flow"}
+
+
+def typed(name: str) -> str:
+    """How a person types an identifier: words, lower case, no brackets or codes."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name)
+    return " ".join(re.findall(r"[A-Za-z0-9]+", spaced)).lower()
+
+
+def generate(docs: list[tuple[str, dict[str, Any]]], per_class: int, seed: int) -> list[dict[str, Any]]:
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for doc_id, payload in docs:
+        if payload.get("kind") in ("table", "configuration"):
+            by_name[typed(str(payload.get("name") or ""))].append(doc_id)
+    names = {doc_id: typed(str(p.get("name") or "")) for doc_id, p in docs}
+    payloads = dict(docs)
+
+    def union(same: list[str], key: str) -> list[str]:
+        """Several tables may share a name: the question then asks about all of them."""
+        return sorted({str(d) for doc in same for d in payloads[doc].get(key) or []})
+
+    classes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for doc_id, payload in docs:
+        kind, name = payload.get("kind"), names[doc_id]
+        if kind not in ("table", "configuration") or len(name) < 3:
+            continue
+        same = by_name[name]
+        classes["exact name"].append({"query": name, "relevant": same})
+        word = "table" if kind == "table" else KIND_WORD.get(str(payload.get("component_type")))
+        if word:
+            classes["kind named"].append({"query": f"the {word} {name}", "relevant": same})
+        if kind == "table" and payload.get("produced_by"):
+            classes["lineage upstream"].append({"query": f"what produces the {name} table",
+                                                "relevant": union(same, "produced_by")})
+        if kind == "table" and payload.get("consumed_by"):
+            classes["lineage downstream"].append({"query": f"which configurations read {name}",
+                                                  "relevant": union(same, "consumed_by")})
+        for task in payload.get("flow_tasks") or []:
+            if names.get(task):
+                classes["flow"].append({"query": f"which flow runs {names[task]}", "relevant": [doc_id],
+                                        "task": task})
+    flows_of: dict[str, list[str]] = defaultdict(list)
+    for row in classes["flow"]:
+        flows_of[row["task"]].append(row["relevant"][0])
+    classes["flow"] = [{"query": row["query"], "relevant": sorted(set(flows_of[row["task"]]))}
+                       for row in classes["flow"]]
+    rng = random.Random(seed)
+    out = []
+    for name, rows in sorted(classes.items()):
+        unique = list({row["query"]: row for row in rows}.values())
+        rng.shuffle(unique)
+        out.extend({**row, "class": name} for row in unique[:per_class])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("snapshot", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--per-class", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    docs = [(d.id, d.payload) for d in iter_documents(Snapshot(args.snapshot))]
+    rows = generate(docs, args.per_class, args.seed)
+    args.out.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        counts[row["class"]] += 1
+    print(json.dumps(counts))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""The ranking stages on small hand-made candidate lists: identity, kind intent, lineage and flow
+answers, tables leading their columns, deterministic fusion, and the eval statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keboola_vectorizer.eval_stats import bootstrap_interval, compare_rankings
+from keboola_vectorizer.evaluate import METRICS, score_ranking
+from keboola_vectorizer.ranking import stages
+from keboola_vectorizer.ranking.confidence import explain_line, no_good_match
+from keboola_vectorizer.ranking.fusion import fuse
+from keboola_vectorizer.ranking.identity import EXACT, IdentityMatcher
+from keboola_vectorizer.ranking.intent import detect
+from keboola_vectorizer.search import rerank
+from keboola_vectorizer.store.base import Hit
+
+ORDERS = "1/table/out.c-shop.order_items"
+REFUNDS = "1/table/out.c-shop.refunds"
+OTHER = "2/table/out.c-web.order_page_views"
+BUILDER = "1/configuration/keboola.snowflake-transformation/11"
+READER = "1/configuration/keboola.wr-db/12"
+EXTRACTOR = "1/configuration/keboola.ex-shop/13"
+FLOW = "1/configuration/keboola.orchestrator/14"
+
+
+def payloads() -> dict[str, dict[str, Any]]:
+    return {
+        ORDERS: {"kind": "table", "name": "order_items", "project_id": 1, "table_id": "out.c-shop.order_items",
+                 "bucket_id": "out.c-shop", "produced_by": [BUILDER], "consumed_by": [READER]},
+        REFUNDS: {"kind": "table", "name": "refunds", "project_id": 1, "table_id": "out.c-shop.refunds",
+                  "bucket_id": "out.c-shop"},
+        OTHER: {"kind": "table", "name": "order_page_views", "project_id": 2,
+                "table_id": "out.c-web.order_page_views", "bucket_id": "out.c-web"},
+        BUILDER: {"kind": "configuration", "name": "Build sales model", "project_id": 1,
+                  "component_type": "transformation", "configuration_id": "11"},
+        READER: {"kind": "configuration", "name": "Warehouse export", "project_id": 1,
+                 "component_type": "writer", "configuration_id": "12"},
+        EXTRACTOR: {"kind": "configuration", "name": "Shop orders source", "project_id": 1,
+                    "component_type": "extractor", "configuration_id": "13"},
+        FLOW: {"kind": "configuration", "name": "Nightly", "project_id": 1, "component_type": "flow",
+               "configuration_id": "14", "flow_tasks": [EXTRACTOR, BUILDER]},
+    }
+
+
+def hits(scores: dict[str, float]) -> list[Hit]:
+    table = payloads()
+    return [Hit(doc_id, score, dict(table[doc_id])) for doc_id, score in scores.items()]
+
+
+def fetch_from_fixture(ids: list[str]) -> list[Hit]:
+    table = payloads()
+    return [Hit(doc_id, 0.0, dict(table[doc_id])) for doc_id in ids if doc_id in table]
+
+
+def ranked_ids(query: str, scores: dict[str, float], ranking: stages.Ranking | None = None) -> list[str]:
+    notes: dict[str, dict] = {}
+    ranked, _ = stages.apply(query, hits(scores), ranking or stages.Ranking(), fetch_from_fixture, notes)
+    return [h.document_id for h in ranked]
+
+
+def test_identity_exact_name_and_id_win_one_shared_word_does_not() -> None:
+    matcher = IdentityMatcher("order items", list(payloads().values()))
+    assert matcher.strength(payloads()[ORDERS]) == EXACT
+    assert matcher.strength(payloads()[OTHER]) == 0.0  # shares "order" only
+    assert IdentityMatcher("where is out.c-shop.refunds used", []).strength(payloads()[REFUNDS]) == EXACT
+    assert IdentityMatcher("how many refunds were issued last month", []).strength(payloads()[REFUNDS]) == 0.0
+    contained = IdentityMatcher("totals of the order items by day", list(payloads().values()))
+    assert 0.0 < contained.strength(payloads()[ORDERS]) < EXACT
+
+
+def test_exact_name_comes_first_from_behind() -> None:
+    assert ranked_ids("order items", {OTHER: 0.09, REFUNDS: 0.08, ORDERS: 0.05})[0] == ORDERS
+    # Without the identity stage the closer-scoring table stays first.
+    plain = stages.Ranking(identity_weight=0.0)
+    assert ranked_ids("order items", {OTHER: 0.09, REFUNDS: 0.08, ORDERS: 0.05}, plain)[0] == OTHER
+
+
+def test_kind_words_are_a_soft_prior() -> None:
+    intent = detect("the extractor for the shop")
+    assert intent.kinds == ["extractor"] and intent.lineage is None
+    assert detect("which flow runs the model").kinds == ["flow"]
+    ids = ranked_ids("the extractor for shop data", {REFUNDS: 0.060, EXTRACTOR: 0.055})
+    assert ids.index(EXTRACTOR) < ids.index(REFUNDS)
+    # A prior, not a filter: a much better table still wins.
+    assert ranked_ids("the extractor for shop data", {REFUNDS: 0.2, EXTRACTOR: 0.05})[0] == REFUNDS
+
+
+def test_lineage_questions_rank_the_producers_and_consumers_of_the_named_table() -> None:
+    assert detect("what produces order items").lineage == "upstream"
+    assert detect("which configurations read order items").lineage == "downstream"
+    up = ranked_ids("what produces the order items table", {ORDERS: 0.09, REFUNDS: 0.05})
+    assert up[0] == BUILDER and up[1] == ORDERS  # fetched from the table's lineage, then the table
+    down = ranked_ids("which configurations read order items", {ORDERS: 0.09, BUILDER: 0.08})
+    assert down[0] == READER and down.index(BUILDER) > down.index(ORDERS)
+
+
+def test_flows_are_found_by_what_they_run() -> None:
+    ids = ranked_ids("which flow runs shop orders source", {EXTRACTOR: 0.09, REFUNDS: 0.06, FLOW: 0.03})
+    assert ids[:2] == [FLOW, EXTRACTOR]
+
+
+def test_joint_project_evidence_prefers_the_project_holding_several_matches() -> None:
+    scores = {OTHER: 0.060, ORDERS: 0.058, REFUNDS: 0.050}
+    assert ranked_ids("sales and returns", scores, stages.Ranking(project_weight=0.0))[0] == OTHER
+    assert ranked_ids("sales and returns", scores)[0] == ORDERS
+
+
+def test_a_table_leads_its_own_best_column() -> None:
+    column = Hit("1/column/out.c-shop.order_items.amount", 0.09,
+                 {"kind": "column", "project_id": 1, "table_id": "out.c-shop.order_items", "name": "amount"})
+    table = Hit(ORDERS, 0.01, payloads()[ORDERS])
+    notes: dict[str, dict] = {}
+    ranked = rerank([column, table], rank_scores=False, rrf_k=20, fetch=fetch_from_fixture, whole_leads=True,
+                    notes=notes)
+    assert [h.document_id for h in ranked] == [ORDERS, column.document_id]
+    assert notes[ORDERS]["matched_part_name"] == "amount"
+    old = rerank([Hit(column.document_id, 0.09, column.payload), Hit(ORDERS, 0.01, payloads()[ORDERS])],
+                 rank_scores=False, rrf_k=20, fetch=fetch_from_fixture)
+    assert old[0].document_id == column.document_id
+
+
+def test_fusion_orders_ties_by_id_whatever_the_input_order() -> None:
+    dense = [Hit(REFUNDS, 0.5, {}), Hit(ORDERS, 0.5, {}), Hit(OTHER, 0.4, {})]
+    sparse = [Hit(OTHER, 3.0, {}), Hit(ORDERS, 2.0, {})]
+    forward = fuse({"dense": dense, "sparse": sparse}, {"dense": 1.0, "sparse": 1.0}, 20, {})
+    backward = fuse({"dense": dense[::-1], "sparse": sparse[::-1]}, {"dense": 1.0, "sparse": 1.0}, 20, {})
+    assert [(h.document_id, h.score) for h in forward] == [(h.document_id, h.score) for h in backward]
+    notes: dict[str, dict] = {}
+    fuse({"dense": dense, "sparse": sparse}, {"dense": 1.0, "sparse": 1.0}, 20, notes)
+    assert notes[ORDERS]["dense_rank"] == notes[REFUNDS]["dense_rank"] == 1 and notes[ORDERS]["sparse_rank"] == 2
+
+
+def test_explain_line_and_no_good_match_line() -> None:
+    line = explain_line({"dense_rank": 3, "dense_score": 0.52, "sparse_rank": 1, "sparse_score": 7.1,
+                         "matched": {"id": "x", "name": "amount", "dense_rank": 1}, "identity": 1.0})
+    assert "dense #3 (0.520)" in line and "matched amount (dense #1)" in line and "name match 1.00" in line
+    assert no_good_match(0.2) is not None and no_good_match(0.9) is None and no_good_match(None) is None
+
+
+def test_hit_recall_and_paired_comparison() -> None:
+    scores = score_ranking(["a", "x", "b"], ["b", "c"])
+    assert scores["hit@1"] == 0.0 and scores["hit@5"] == 1.0 and scores["recall@5"] == 0.5
+    low, high = bootstrap_interval([0.0, 1.0] * 50)
+    assert low < 0.5 < high and bootstrap_interval([0.0, 1.0] * 50) == (low, high)
+    before = [{"query": f"q{i}", "relevant": ["a"], "top": ["x", "a"]} for i in range(40)]
+    after = [{"query": f"q{i}", "relevant": ["a"], "top": ["a", "x"] if i % 4 else ["x", "a"]} for i in range(40)]
+    result = compare_rankings(before, after, METRICS)
+    assert result["hit@1"]["delta"] == 0.75 and result["hit@1"]["significant"]
+    assert result["hit@1"]["better"] == 30 and result["hit@1"]["worse"] == 0
+    assert not compare_rankings(before, before, METRICS)["mrr@10"]["significant"]
+
+
+def test_the_pool_does_not_depend_on_how_the_store_breaks_ties() -> None:
+    from keboola_vectorizer.ranking.fusion import settled
+
+    tied = [Hit(f"1/column/t.c{i}", 1.0, {}) for i in range(6)]
+    best = [Hit("1/table/a", 3.0, {}), Hit("1/table/b", 2.0, {})]
+    one_order = settled(best + tied[:2], requested=4, pool=3)  # the store cut the tie group here...
+    other_order = settled(best + tied[4:], requested=4, pool=3)  # ...or here
+    assert [h.document_id for h in one_order] == [h.document_id for h in other_order] == ["1/table/a", "1/table/b"]
+    not_full = settled(best + tied[:2], requested=10, pool=3)  # the whole tie group is in: keep it, by id
+    assert [h.document_id for h in not_full] == ["1/table/a", "1/table/b", "1/column/t.c0"]
