@@ -34,8 +34,8 @@ def count_project(built: BuiltProject) -> tuple[dict[str, int], dict[str, int], 
     documents["configuration"] = len(live)
     documents["configuration_row"] = sum(len(c.get("rows") or []) for c in live)
     extract = {"buckets": documents["bucket"], "tables": documents["table"], "columns": documents["column"],
-               "configurations": len(configurations),
-               "configuration_rows": sum(len(c.get("rows") or []) for c in configurations)}
+               # extract skips deleted configurations, as the documents do
+               "configurations": len(live), "configuration_rows": documents["configuration_row"]}
     return dict(documents), extract, {k: v for k, v in dev.items() if v}
 
 
