@@ -111,6 +111,9 @@ class Settings(BaseSettings):
         "keboola_vectorizer_onnx_cache", "onnx_cache"))
     onnx_threads: str | None = Field(default=None, validation_alias=AliasChoices(
         "ort_num_threads", "omp_num_threads", "onnx_threads"))
+    # The ONNX model's weights: fp32 (the export) | int8 (dynamically quantized from it). Vectors
+    # differ between the two, so the collection records which built it.
+    kv_onnx_weights: str = "fp32"
 
     # The key HTTP clients of `mcp --transport http` and `serve` must send as a Bearer token.
     kv_api_key: SecretStr | None = None
@@ -164,6 +167,7 @@ class Settings(BaseSettings):
             deadline_s=self.openai_retry_deadline,
             local_backend=self.embedding_backend,
             onnx_cache=self.onnx_cache or None,
+            onnx_weights=self.kv_onnx_weights,
             # A thread count that is not a positive number leaves ONNX Runtime its default.
             onnx_threads=int(threads) if threads.isdigit() and int(threads) > 0 else None,
         )

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from keboola_vectorizer.embed_once import EmbedOnce
 from keboola_vectorizer.embedding.base import Embedder
 from keboola_vectorizer.keboola.documents import Document, project_documents
 from keboola_vectorizer.keboola.snapshot import ProjectEntry, Snapshot
@@ -142,10 +143,10 @@ def _noop(stage: str, advance: int, total: int | None) -> None:
     return None
 
 
-def embed_batch(embedder: Embedder, documents: Sequence[Document], indexed_at: str) -> list[PointRecord]:
+def embed_batch(once: EmbedOnce, documents: Sequence[Document], indexed_at: str) -> list[PointRecord]:
     start = time.perf_counter()
-    vectors = embedder.embed_documents([d.text for d in documents])
-    get_metrics().embed_latency(time.perf_counter() - start, embedder.id.partition("/")[0])
+    vectors = once.embed([d.text for d in documents])
+    get_metrics().embed_latency(time.perf_counter() - start, once.embedder.id.partition("/")[0])
     return [to_record(d, v, bm25.encode_document(d.text), indexed_at)
             for d, v in zip(documents, vectors, strict=True)]
 
@@ -170,6 +171,7 @@ def run_index(
     indexed_at = _now()
     selected = [p for p in snapshot.projects if projects is None or p.id in projects]
     progress("projects", 0, len(selected))
+    once = EmbedOnce(embedder)  # each distinct text reaches the model once
     waiting: dict[int, _ProjectRun] = {}  # projects with documents not stored yet
     window: list[tuple[int, Document]] = []  # changed documents waiting to be embedded
     # Upserts run on one background thread so the model never waits for the store.
@@ -187,7 +189,8 @@ def run_index(
         def embed_window() -> None:
             # Sorted by length, every batch holds texts of about one length: padding, which the
             # model pays for like real tokens, stays small (small projects alone pad ~10% more).
-            ordered = sorted(window, key=lambda item: len(item[1].text))
+            # Equal texts sort next to each other, so EmbedOnce folds them.
+            ordered = sorted(window, key=lambda item: (len(item[1].text), item[1].text))
             window.clear()
             for batch in batched(ordered, batch_size):
                 per_project = Counter(project_id for project_id, _ in batch)
@@ -196,7 +199,7 @@ def run_index(
                                         else {"project_ids": sorted(per_project)}))
                 try:
                     with _Timer(summary, "embed"):
-                        records = embed_batch(embedder, [document for _, document in batch], indexed_at)
+                        records = embed_batch(once, [document for _, document in batch], indexed_at)
                     if before_upsert is not None:
                         before_upsert(len(records))
                     # At most two batches wait for the store: memory stays bounded, errors surface early.

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from keboola_vectorizer.embed_once import EmbedOnce
 from keboola_vectorizer.embedding.base import Embedder
 from keboola_vectorizer.errors import SnapshotError
 from keboola_vectorizer.keboola.documents import Document, project_documents
@@ -39,6 +40,7 @@ def run_embed_stage(snapshot: Snapshot, store: VectorStore | None, embedder: Emb
     """Embed what the store lacks (everything, without a store) into a JSON Lines vectors file."""
     summary = RunSummary(embedder=embedder.id, collection=store.name if store else "", started_at=_now())
     tmp = out.with_name(out.name + ".partial")
+    once = EmbedOnce(embedder)
     with tmp.open("w", encoding="utf-8") as handle:
         handle.write(json.dumps({"embedder": embedder.id, "dimension": embedder.dimension}) + "\n")
         for project in snapshot.iter_projects():
@@ -49,7 +51,7 @@ def run_embed_stage(snapshot: Snapshot, store: VectorStore | None, embedder: Emb
             progress("documents", 0, summary.embedded + len(changed))
             for batch in batched(changed, batch_size):
                 with _Timer(summary, "embed"):
-                    vectors = embedder.embed_documents([d.text for d in batch])
+                    vectors = once.embed([d.text for d in batch])
                 for document, vector in zip(batch, vectors, strict=True):
                     sparse_vector = bm25.encode_document(document.text)
                     handle.write(json.dumps({

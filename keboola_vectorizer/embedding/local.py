@@ -44,8 +44,9 @@ class SentenceTransformerEmbedder(BaseEmbedder):
 
     def __init__(self, model: str | None = None, batch_size: int | None = None,
                  device: str | None = None, backend: str = "auto", onnx_cache: str | None = None,
-                 onnx_threads: int | None = None) -> None:
+                 onnx_threads: int | None = None, onnx_weights: str = "fp32") -> None:
         super().__init__()
+        self._weights = onnx_backend.requested_weights(onnx_weights)
         self._model_name, self._path = resolve_model_path(model)
         self._batch_size = batch_size or DEFAULT_BATCH_SIZE
         self._device = device
@@ -53,6 +54,9 @@ class SentenceTransformerEmbedder(BaseEmbedder):
         self._dimension = dimension_from_files(self._path)
         self._lock = threading.Lock()
         self._backend = onnx_backend.requested_backend(backend) if device in (None, "cpu") else "torch"
+        if self._weights == "int8" and self._backend == "torch":
+            raise EmbeddingError("int8 weights need the ONNX backend, but PyTorch was asked for",
+                                 "set KV_ONNX_WEIGHTS=fp32, or unset KEBOOLA_VECTORIZER_EMBEDDING_BACKEND")
         self._onnx_cache = onnx_cache
         self._onnx_threads = onnx_threads
         self._onnx: OnnxEncoder | None = None
@@ -65,7 +69,8 @@ class SentenceTransformerEmbedder(BaseEmbedder):
                 "omit --dimensions, or use --provider openai",
             )
         return cls(model=settings.model, batch_size=settings.batch_size, backend=settings.local_backend,
-                   onnx_cache=settings.onnx_cache, onnx_threads=settings.onnx_threads)
+                   onnx_cache=settings.onnx_cache, onnx_threads=settings.onnx_threads,
+                   onnx_weights=settings.onnx_weights)
 
     @property
     def backend(self) -> str:
@@ -73,6 +78,16 @@ class SentenceTransformerEmbedder(BaseEmbedder):
         if self._onnx is not None:
             return "onnx"
         return "torch" if self._backend == "torch" or self._model is not None else self._backend
+
+    @property
+    def id(self) -> str:
+        # fp32 keeps the id collections were built under; int8 vectors are another space.
+        base = super().id
+        return base if self._weights == "fp32" else f"{base}+{self._weights}"
+
+    @property
+    def weights(self) -> str:
+        return self._weights
 
     @property
     def model_name(self) -> str:
@@ -93,8 +108,15 @@ class SentenceTransformerEmbedder(BaseEmbedder):
                 try:
                     exported = (onnx_backend.cached_export(self._path, self._onnx_cache)
                                 or onnx_backend.export(self._path, self._model, self._onnx_cache))
-                    self._onnx = OnnxEncoder(self._path, exported, threads=self._onnx_threads)
+                    model_file = "model.onnx"
+                    if self._weights == "int8":
+                        model_file = onnx_backend.quantized(exported).name
+                    self._onnx = OnnxEncoder(self._path, exported, threads=self._onnx_threads,
+                                             model_file=model_file)
                 except OnnxUnavailable as exc:
+                    if self._weights == "int8":
+                        raise EmbeddingError(f"int8 weights are not available for {self._model_name}: {exc}",
+                                             "set KV_ONNX_WEIGHTS=fp32") from None
                     if self._backend == "onnx":
                         raise EmbeddingError(
                             f"the ONNX backend cannot serve {self._model_name}: {exc}",

@@ -36,12 +36,18 @@ from keboola_vectorizer.embedding.local_model import quiet_offline_env, resolve_
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "onnx", "torch")
+WEIGHTS = ("fp32", "int8")
+INT8_FILE = "model.int8.onnx"
 EXPORT_FORMAT = "1"  # bump when the exported graph changes
 OPSET = 17
 MIN_COSINE = 0.999
 # Small batches of similar length: little padding, and the activations stay in cache (measured
 # faster than 64 on CPU for this model; docs/benchmarks.md).
 DOCUMENT_BATCH = 16
+# The model reads `max_seq_length` word pieces; text beyond this many characters a piece is never
+# read, so it is cut before tokenizing (documents run to 12k characters; metadata text averages
+# 3.4-3.8 characters a piece, scripts/token_budget.py). The stored text is not cut.
+CHARS_PER_PIECE_CAP = 12
 PROBES = (
     "customer churn",
     "Which table holds revenue by country and month?",
@@ -61,6 +67,44 @@ def requested_backend(value: str | None) -> str:
     """The configured backend; anything unknown means `auto`."""
     value = (value or "auto").strip().lower()
     return value if value in BACKENDS else "auto"
+
+
+def requested_weights(value: str | None) -> str:
+    """fp32 or int8; anything else is refused (a typo must not silently pick other vectors)."""
+    weights = (value or "fp32").strip().lower()
+    if weights not in WEIGHTS:
+        from keboola_vectorizer.errors import EmbeddingError
+
+        raise EmbeddingError(f"KV_ONNX_WEIGHTS={value!r} is not one of {', '.join(WEIGHTS)}",
+                             "set KV_ONNX_WEIGHTS to fp32 or int8, or unset it")
+    return weights
+
+
+def quantized(exported: Path) -> Path:
+    """The int8 model beside the fp32 export (made once with ONNX Runtime's dynamic quantization:
+    int8 weights, activations quantized per batch at run time), as the file to load."""
+    target = exported / INT8_FILE
+    if target.is_file():
+        return target
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise OnnxUnavailable(f"quantizing needs onnxruntime's quantization tools ({exc})") from None
+    staging = exported / f".{INT8_FILE}.{os.getpid()}.partial"
+    quiet = logging.getLogger()
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # its "consider pre-processing" warning goes to the root logger
+    try:
+        quantize_dynamic(str(exported / "model.onnx"), str(staging), weight_type=QuantType.QInt8)
+        os.replace(staging, target)
+    except Exception as exc:  # any failure means "no int8 here"; the caller names the fix
+        raise OnnxUnavailable(f"quantizing {exported / 'model.onnx'} failed ({exc.__class__.__name__}: "
+                              f"{str(exc)[:200]})") from None
+    finally:
+        quiet.setLevel(level)
+        staging.unlink(missing_ok=True)
+    log.info("quantized the embedding model to int8 at %s", target)
+    return target
 
 
 def cache_root(configured: str | Path | None = None) -> Path:
@@ -224,7 +268,7 @@ class OnnxEncoder:
     """Tokenizer + ONNX Runtime session: texts in, L2-normalised float32 vectors out."""
 
     def __init__(self, model_path: Path, exported: Path, max_seq_length: int | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, model_file: str = "model.onnx") -> None:
         try:
             import onnxruntime as ort
             from tokenizers import Tokenizer
@@ -234,16 +278,17 @@ class OnnxEncoder:
         self._tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_len)
+        self._char_cap = max_len * CHARS_PER_PIECE_CAP
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3
         try:
-            self._session = ort.InferenceSession(str(exported / "model.onnx"), options,
+            self._session = ort.InferenceSession(str(exported / model_file), options,
                                                  providers=["CPUExecutionProvider"])
         except Exception as exc:
-            raise OnnxUnavailable(f"cannot load {exported / 'model.onnx'} ({exc})") from None
+            raise OnnxUnavailable(f"cannot load {exported / model_file} ({exc})") from None
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._lock = threading.Lock()
 
@@ -251,7 +296,7 @@ class OnnxEncoder:
         """Vectors in input order; texts are run shortest first in batches of `batch_size`."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        encodings = self._tokenizer.encode_batch(list(texts))
+        encodings = self._tokenizer.encode_batch([text[:self._char_cap] for text in texts])
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         out: np.ndarray | None = None
         for start in range(0, len(order), batch_size):

@@ -35,6 +35,8 @@ class EmbeddingSettings:
     local_backend: str = "auto"
     onnx_cache: str | None = None
     onnx_threads: int | None = None
+    # "fp32" or "int8" (onnx_backend.quantized); int8 is part of the embedder id.
+    onnx_weights: str = "fp32"
 
 
 @dataclass
