@@ -36,7 +36,7 @@ KIND_INTENTS: dict[str, tuple[frozenset[str], Callable[[Payload], bool]]] = {
     "configuration": (frozenset({"configuration", "config", "component"}),
                       lambda p: p.get("kind") == "configuration"),
 }
-# Every word above: identity matching ignores them ("the pipedrive extractor" names "Pipedrive").
+# Every word above: identity matching ignores them ("the billing extractor" names "Billing").
 KIND_WORDS = frozenset(w for triggers, _ in KIND_INTENTS.values() for t in triggers for w in t.split())
 
 # "what produces X", "what feeds X", "where does X come from" ask upstream; "what reads X" downstream.
