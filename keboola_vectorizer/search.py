@@ -28,6 +28,7 @@ from keboola_vectorizer.errors import EmptyIndexError
 from keboola_vectorizer.ranking import stages
 from keboola_vectorizer.ranking.confidence import explanation, match_confidence, word_coverage
 from keboola_vectorizer.ranking.fusion import candidates, rank_positions
+from keboola_vectorizer.ranking.intent import detect
 from keboola_vectorizer.ranking.stages import Ranking
 from keboola_vectorizer.store.base import (
     Boost,
@@ -128,8 +129,13 @@ def parent_document_id(payload: dict[str, Any]) -> str | None:
 
 def credit_parts(hits: list[Hit], *, rank_scores: bool, rrf_k: int, fetch: Callable[[list[str]], list[Hit]],
                  kinds: list[str] | None = None, part_decay: float = 0.0, whole_leads: bool = False,
-                 notes: dict[str, dict] | None = None) -> list[Hit]:
-    """`rerank` without the final kind filter: every whole and part, scored, best first."""
+                 notes: dict[str, dict] | None = None, asked_parts: frozenset[str] = frozenset()) -> list[Hit]:
+    """`rerank` without the final kind filter: every whole and part, scored, best first.
+
+    `asked_parts`: part kinds the question asks for ("which column holds ..."); those parts are
+    answers, not evidence: they keep their whole score, and their wholes neither gain from them nor
+    lead them.
+    """
     notes = {} if notes is None else notes
     ranks = rank_positions(hits) if rank_scores else {}
     scored: dict[str, Hit] = {}
@@ -150,17 +156,20 @@ def credit_parts(hits: list[Hit], *, rank_scores: bool, rrf_k: int, fetch: Calla
             continue
         found.sort(key=lambda f: (-f[0], f[1]))
         share, _ = PART_SHARE[found[0][2]]
+        if found[0][2] in asked_parts:
+            share = 0.0  # the part is the answer: its whole gains nothing from it
         # The best part counts fully, further parts less and less (a wide table must not win by width).
         evidence = sum(score * part_decay ** i for i, (score, _, _) in enumerate(found))
         whole = scored[parent]
         whole.score += share * evidence
-        if whole_leads:
+        if whole_leads and found[0][2] not in asked_parts:
             # A whole is never behind its own best part: the part is evidence for it.
             whole.score = max(whole.score, found[0][0])
         notes.setdefault(parent, {}).update(matched_part=found[0][1],
                                             matched_part_name=scored[found[0][1]].payload.get("name"))
     for hit in scored.values():
-        hit.score *= PART_WEIGHT.get(str(hit.payload.get("kind")), 1.0)
+        kind = str(hit.payload.get("kind"))
+        hit.score *= 1.0 if kind in asked_parts else PART_WEIGHT.get(kind, 1.0)
     ranked = sorted(scored.values(), key=lambda h: (-h.score, h.document_id))
     siblings: dict[str, int] = {}
     for hit in ranked:
@@ -173,7 +182,7 @@ def credit_parts(hits: list[Hit], *, rank_scores: bool, rrf_k: int, fetch: Calla
 
 def rerank(hits: list[Hit], *, rank_scores: bool, rrf_k: int, fetch: Callable[[list[str]], list[Hit]],
            kinds: list[str] | None = None, part_decay: float = 0.0, whole_leads: bool = False,
-           notes: dict[str, dict] | None = None) -> list[Hit]:
+           notes: dict[str, dict] | None = None, asked_parts: frozenset[str] = frozenset()) -> list[Hit]:
     """Parts lend their wholes a share of their score, step behind them, and repeat less.
 
     A column gives its table a share of its score, a row its configuration (`PART_SHARE`; with
@@ -186,7 +195,7 @@ def rerank(hits: list[Hit], *, rank_scores: bool, rrf_k: int, fetch: Callable[[l
     brought in; `kinds` (when given) is what the caller may see.
     """
     ranked = credit_parts(hits, rank_scores=rank_scores, rrf_k=rrf_k, fetch=fetch, kinds=kinds,
-                          part_decay=part_decay, whole_leads=whole_leads, notes=notes)
+                          part_decay=part_decay, whole_leads=whole_leads, notes=notes, asked_parts=asked_parts)
     return [h for h in ranked if not kinds or h.payload.get("kind") in kinds]
 
 
@@ -225,8 +234,10 @@ def search(store: VectorStore, embedder: Callable[[], Embedder], query: str, *,
     def fetch(ids: list[str]) -> list[Hit]:
         return kept(store.retrieve(ids, fields=RANK_FIELDS))
 
+    asked_parts = frozenset(kind for kind in PART_SHARE if kind in detect(query).kinds)
     ranked = credit_parts(kept(hits), rank_scores=False, rrf_k=params.rrf_k, fetch=fetch, kinds=kinds or None,
-                          part_decay=ranking.part_decay, whole_leads=ranking.whole_leads, notes=notes)
+                          part_decay=ranking.part_decay, whole_leads=ranking.whole_leads, notes=notes,
+                          asked_parts=asked_parts)
     ranked, _ = stages.apply(query, ranked, ranking, fetch, notes)
     ranked = [h for h in ranked if not kinds or h.payload.get("kind") in kinds][:limit]
     payloads = {hit.document_id: hit.payload for hit in store.retrieve([hit.document_id for hit in ranked])}

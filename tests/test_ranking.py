@@ -120,6 +120,22 @@ def test_a_table_leads_its_own_best_column() -> None:
     assert old[0].document_id == column.document_id
 
 
+def test_a_question_asking_for_a_column_or_row_gets_it_ahead_of_its_whole() -> None:
+    column = Hit("1/column/out.c-shop.order_items.amount", 0.09,
+                 {"kind": "column", "project_id": 1, "table_id": "out.c-shop.order_items", "name": "amount"})
+
+    def first(asked: frozenset[str]) -> str:
+        found = [Hit(column.document_id, column.score, dict(column.payload)), Hit(ORDERS, 0.06, payloads()[ORDERS])]
+        return rerank(found, rank_scores=False, rrf_k=20, fetch=fetch_from_fixture, whole_leads=True,
+                      asked_parts=asked)[0].document_id
+
+    assert first(frozenset()) == ORDERS  # the column is evidence for its table
+    assert first(frozenset({"column"})) == column.document_id  # the column is the answer
+    assert "column" in detect("order amount column").kinds
+    assert "configuration_row" in detect("the charges row of the stripe extractor").kinds
+    assert "column" not in detect("order amount by day").kinds
+
+
 def test_fusion_orders_ties_by_id_whatever_the_input_order() -> None:
     dense = [Hit(REFUNDS, 0.5, {}), Hit(ORDERS, 0.5, {}), Hit(OTHER, 0.4, {})]
     sparse = [Hit(OTHER, 3.0, {}), Hit(ORDERS, 2.0, {})]

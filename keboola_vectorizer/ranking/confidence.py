@@ -87,7 +87,8 @@ def explain_line(explain: dict[str, Any]) -> str:
     if "identity" in explain:
         parts.append(f"name match {explain['identity']:.2f}")
     if "kind_intent" in explain:
-        parts.append(f"asked for a {explain['kind_intent']}")
+        kind = str(explain["kind_intent"]).replace("_", " ")
+        parts.append(f"asked for {'an' if kind[:1] in 'aeiou' else 'a'} {kind}")
     if "runs" in explain:
         parts.append(f"runs {explain['runs']}")
     if "lineage" in explain:

@@ -31,6 +31,8 @@ KIND_INTENTS: dict[str, tuple[frozenset[str], Callable[[Payload], bool]]] = {
     "writer": (frozenset({"writer", "export", "destination", "data destination"}), _config_of("writer")),
     "application": (frozenset({"app", "application", "streamlit", "data app"}), _config_of("application")),
     "column": (frozenset({"column", "field"}), lambda p: p.get("kind") == "column"),
+    "configuration_row": (frozenset({"row", "configuration row", "config row"}),
+                          lambda p: p.get("kind") == "configuration_row"),
     "table": (frozenset({"table"}), lambda p: p.get("kind") == "table"),
     "bucket": (frozenset({"bucket"}), lambda p: p.get("kind") == "bucket"),
     "configuration": (frozenset({"configuration", "config", "component"}),

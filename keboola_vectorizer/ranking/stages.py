@@ -56,7 +56,7 @@ def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list
         for hit in ranked:
             # A column or row named in the question is evidence for its table or configuration (which
             # leads its parts), not the answer, unless the question asks for columns.
-            if hit.payload.get("kind") in PARTS and "column" not in intent.kinds:
+            if hit.payload.get("kind") in PARTS and hit.payload.get("kind") not in intent.kinds:
                 continue
             strength = matcher.strength(hit.payload)
             if hit.payload.get("kind") == "bucket" and strength < EXACT:
