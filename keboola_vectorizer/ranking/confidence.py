@@ -1,11 +1,15 @@
 """How sure a result is, and why it ranks where it does (`search --explain`).
 
-Confidence reads the absolute signals search has, which ranks do not give: the cosine similarity of
-the query to the result (or to its best matching column or row) plus half the share of the question's
-words its text holds. A logistic curve maps that to 0-1; the midpoint was chosen on answered questions
-against the same questions with their answers removed from the candidates, pooled over the sample
-organisation and BIRD (`scripts/eval_all.py --confidence` prints both fire rates per set). It is a weak
-signal on long questions, whose cosines run low. A result the question names (identity) is confident.
+Confidence reads the absolute signals search has, which ranks do not give, combined in a logistic
+model: the cosine similarity of the query to the result (or to its best matching column or row); how
+far that cosine stands above the rest of the dense candidates, in standard deviations (long questions
+have low cosines throughout, so the cosine alone calls them weak); and the share of the question's
+words the result's text holds. The weights were fitted on answered questions against the same
+questions with their answers removed, each question set weighing the same, and checked leaving each
+set out in turn (sample organisation, BIRD and the demo organisation's questions); the intercept puts
+the "no good match" line where it fires on about one answered question in ten.
+`scripts/eval_all.py --confidence` prints both fire rates per set. A result the question names
+(identity) is confident.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from keboola_vectorizer.ranking.intent import QUESTION_WORDS
 from keboola_vectorizer.ranking.words import content_words, words
 
 LOW_CONFIDENCE = 0.5  # below this the best result is "no good match"
-MIDPOINT = 0.6  # cosine + coverage / 2 where a result is as likely a match as not
-SLOPE = 0.05  # distance for e-fold odds
-COVERAGE_WEIGHT = 0.5
+# Log-odds weights of the three signals, and the intercept (see the module docstring).
+COSINE_WEIGHT = 0.9
+STANDOUT_WEIGHT = 0.7  # per standard deviation above the dense candidates' mean cosine
+COVERAGE_WEIGHT = 0.8
+INTERCEPT = -2.15
 IDENTITY_CONFIDENT = 0.5  # identity strength that alone makes a result confident
 
 
@@ -36,18 +42,25 @@ def word_coverage(query: str, text: str) -> float:
     return len(asked & set(words(text))) / len(asked) if asked else 0.0
 
 
+def _standout(cosine: float, notes: dict[str, dict]) -> float:
+    """How many standard deviations `cosine` lies above the dense candidates' mean."""
+    pool = [float(n["dense_score"]) for n in notes.values() if "dense_score" in n]
+    if len(pool) < 2:
+        return 0.0
+    mean = sum(pool) / len(pool)
+    spread = math.sqrt(sum((v - mean) ** 2 for v in pool) / len(pool))
+    return (cosine - mean) / spread if spread > 1e-9 else 0.0
+
+
 def match_confidence(note: dict[str, Any], notes: dict[str, dict], coverage: float = 0.0) -> float | None:
     """0-1, or None when the search had no dense retriever (sparse mode)."""
     cosine = _cosine(note, notes)
-    if note.get("identity", 0.0) >= IDENTITY_CONFIDENT:
-        return 1.0 if cosine is None else max(0.9, _logistic(cosine + COVERAGE_WEIGHT * coverage))
     if cosine is None:
-        return None
-    return _logistic(cosine + COVERAGE_WEIGHT * coverage)
-
-
-def _logistic(cosine: float) -> float:
-    return round(1.0 / (1.0 + math.exp(-(cosine - MIDPOINT) / SLOPE)), 4)
+        return 1.0 if note.get("identity", 0.0) >= IDENTITY_CONFIDENT else None
+    odds = (INTERCEPT + COSINE_WEIGHT * cosine + STANDOUT_WEIGHT * _standout(cosine, notes)
+            + COVERAGE_WEIGHT * coverage)
+    confidence = round(1.0 / (1.0 + math.exp(-odds)), 4)
+    return max(0.9, confidence) if note.get("identity", 0.0) >= IDENTITY_CONFIDENT else confidence
 
 
 def explanation(note: dict[str, Any], notes: dict[str, dict]) -> dict[str, Any]:
