@@ -13,7 +13,9 @@ When it changed, the engine opens the new one (and reloads the model if the inde
 another) and swaps it in between two requests; until then it serves the previous one.
 
 Thread-safe: requests run one at a time against the store (an Edge shard is not safe to share
-between threads); swapping happens under the same lock, and copying a new generation outside it.
+between threads), but a search embeds its query before taking the lock, so the model (most of a
+search's time) runs for several requests at once; swapping happens under the same lock, and
+copying a new generation outside it.
 """
 
 from __future__ import annotations
@@ -248,6 +250,16 @@ class SearchEngine:
             self._embedder_id = meta.embedder_id
         return self._embedder
 
+    def _embed_query(self, query: str) -> tuple[str, list[float]]:
+        """The query's vector and the model it came from, computed outside the store lock so concurrent
+        searches run the model in parallel (the session is thread-safe; an Edge shard is not). A
+        generation swapped in meanwhile with another model embeds the query again."""
+        with self._lock:
+            served = self._current()
+            assert served.meta is not None
+            embedder, model_id = self._embedder_for(served.meta), served.meta.embedder_id
+        return model_id, embedder.embed_query(query).tolist()
+
     def _answer(self, served: _Served, body: dict[str, Any]) -> dict[str, Any]:
         return {**body, "generation": served.generation, "index_age_s": _age_seconds(served.store)}
 
@@ -270,12 +282,14 @@ class SearchEngine:
         filters = make_filters(kinds=kinds, project_ids=project_ids, bucket_id=bucket_id,
                                component_id=component_id, stage=stage)
         self._maybe_refresh()
+        query_vector = self._embed_query(query) if mode != "sparse" else None
         with self._lock:
             served = self._current()
             meta = served.meta
             assert meta is not None
+            dense = query_vector[1] if query_vector and query_vector[0] == meta.embedder_id else None
             ranked = run_search(served.store, lambda: self._embedder_for(meta), query, mode=mode,  # type: ignore[arg-type]
-                                filters=filters, limit=offset + limit + 1)
+                                filters=filters, limit=offset + limit + 1, query_dense=dense)
             page = ranked[offset:offset + limit]
             return self._answer(served, {
                 "query": query, "mode": mode, "offset": offset, "limit": limit,

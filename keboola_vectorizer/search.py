@@ -114,8 +114,12 @@ def ensure_searchable(store: VectorStore) -> None:
         )
 
 
-def query_vectors(query: str, mode: SearchMode, embedder: Callable[[], Embedder]) -> QueryVectors:
-    dense = embedder().embed_query(query).tolist() if mode in ("dense", "hybrid") else None
+def query_vectors(query: str, mode: SearchMode, embedder: Callable[[], Embedder],
+                  dense: list[float] | None = None) -> QueryVectors:
+    if mode in ("dense", "hybrid") and dense is None:
+        dense = embedder().embed_query(query).tolist()
+    elif mode == "sparse":
+        dense = None
     sparse_vector = bm25.encode_query(query) if mode in ("sparse", "hybrid") else None
     return QueryVectors(dense=dense, sparse=sparse_vector)
 
@@ -203,19 +207,20 @@ def search(store: VectorStore, embedder: Callable[[], Embedder], query: str, *,
            mode: SearchMode = "hybrid", filters: SearchFilters | None = None,
            limit: int = 10, boost: Boost | None = None, params: RankParams | None = None,
            explain: bool = False, exclude: list[str] | None = None,
-           ranking: Ranking | None = None) -> list[SearchResult]:
+           ranking: Ranking | None = None, query_dense: list[float] | None = None) -> list[SearchResult]:
     """Ranked results; `embedder` is a factory so sparse-only searches never load a model.
 
     `explain` fills each result's `explain` (ranks, matched column, boosts); `exclude` drops these
     documents and their parts from the candidates (how the eval measures the no-good-match signal);
-    `ranking` overrides the stage weights (`ranking.stages.Ranking`).
+    `ranking` overrides the stage weights (`ranking.stages.Ranking`); `query_dense` is the query's
+    vector when the caller has embedded it already (the warm engine, outside its store lock).
     """
     filters = filters or SearchFilters()
     params = params or DEFAULT_RANK
     ranking = ranking or DEFAULT_RANKING
     if boost is not None:
         params = replace(params, boost=boost)
-    vectors = query_vectors(query, mode, embedder)
+    vectors = query_vectors(query, mode, embedder, query_dense)
     pool = max(POOL, 3 * limit)
     # A search for tables still looks at columns (for configurations, at rows): they vote for their
     # wholes, then are dropped.

@@ -224,3 +224,41 @@ def test_index_copies_live_beside_the_store_and_dead_readers_copies_go(mini_inde
         assert not leftover.exists()
         assert [p.name.split("-")[2] for p in readers.iterdir()] == [str(os.getpid())]
     assert list(readers.iterdir()) == []
+
+
+class _SlowQueries:
+    """The real embedder, with query embedding slowed and watched: how many run at once."""
+
+    def __init__(self, embedder) -> None:
+        import threading
+
+        self._embedder = embedder
+        self._guard = threading.Lock()
+        self.running = self.most = 0
+
+    def embed_query(self, query: str):
+        import time
+
+        with self._guard:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            time.sleep(0.2)
+            return self._embedder.embed_query(query)
+        finally:
+            with self._guard:
+                self.running -= 1
+
+    def __getattr__(self, name: str):
+        return getattr(self._embedder, name)
+
+
+def test_concurrent_searches_run_the_model_at_once_and_answer_as_alone(mini_index: Path, embedder) -> None:
+    slow = _SlowQueries(embedder)
+    queries = [REVENUE_QUESTION, "oven temperature", "shop sales", "weather readings"]
+    with _engine(mini_index, slow) as warm:
+        alone = [[r["id"] for r in warm.search(q, limit=5)["results"]] for q in queries]
+        with ThreadPoolExecutor(4) as pool:
+            together = list(pool.map(lambda q: [r["id"] for r in warm.search(q, limit=5)["results"]], queries))
+    assert together == alone
+    assert slow.most >= 2  # the store lock is not held across the model call
