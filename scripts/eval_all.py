@@ -138,12 +138,14 @@ def main() -> None:
     parser.add_argument("--compare-dir", type=Path, help="paired comparison against these rankings")
     parser.add_argument("--groups", action="store_true", help="also print the per-kind/class rows")
     parser.add_argument("--confidence", action="store_true", help="fire rates of the low-confidence signal")
+    parser.add_argument("--weights", default="fp32", choices=("fp32", "int8"),
+                        help="the local model's ONNX weights (the int8 quality gate); give int8 its own --cache")
     parser.add_argument("--ranking", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a ranking.stages.Ranking weight (ablations); 'baseline' for none")
     args = parser.parse_args()
     ranking = ranking_from(args.ranking)
 
-    embedder = create_embedder(EmbeddingSettings(provider="local"))
+    embedder = create_embedder(EmbeddingSettings(provider="local", onnx_weights=args.weights))
     stores: dict[Path, EdgeStore] = {}
     header = "| set | n | " + " | ".join(SHOWN) + " | ms/query (mean, p95) |"
     lines = [header, "|---|---:|" + "---:|" * (len(SHOWN) + 1)]

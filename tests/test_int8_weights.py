@@ -36,7 +36,8 @@ def test_int8_embedder_is_another_vector_space_close_to_fp32() -> None:
     assert (exported / "model.onnx").is_file()  # beside the fp32 export
     assert (exported / INT8_FILE).stat().st_size < (exported / "model.onnx").stat().st_size / 2
     cosines = (a * b).sum(axis=1)
-    assert cosines.min() > 0.8 and not np.allclose(a, b, atol=1e-4)  # close, but not the same vectors
+    # Per-channel scales keep int8 close (one scale per tensor fell to 0.89 on document texts).
+    assert cosines.min() > 0.98 and not np.allclose(a, b, atol=1e-4)  # close, but not the same vectors
     np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
 
 

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "onnx", "torch")
 WEIGHTS = ("fp32", "int8")
-INT8_FILE = "model.int8.onnx"
+INT8_FILE = "model.int8-per-channel.onnx"  # renamed when per-tensor scales gave way to per-channel
 EXPORT_FORMAT = "1"  # bump when the exported graph changes
 OPSET = 17
 MIN_COSINE = 0.999
@@ -82,7 +82,11 @@ def requested_weights(value: str | None) -> str:
 
 def quantized(exported: Path) -> Path:
     """The int8 model beside the fp32 export (made once with ONNX Runtime's dynamic quantization:
-    int8 weights, activations quantized per batch at run time), as the file to load."""
+    int8 weights, activations quantized per batch at run time), as the file to load.
+
+    Weights get one scale per output channel: on document texts that keeps the vectors at cosine
+    0.993 to fp32 (one scale per tensor: 0.947), at the same speed on this CPU (scripts/int8_check.py).
+    """
     target = exported / INT8_FILE
     if target.is_file():
         return target
@@ -95,7 +99,8 @@ def quantized(exported: Path) -> Path:
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # its "consider pre-processing" warning goes to the root logger
     try:
-        quantize_dynamic(str(exported / "model.onnx"), str(staging), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(exported / "model.onnx"), str(staging), weight_type=QuantType.QInt8,
+                         per_channel=True)
         os.replace(staging, target)
     except Exception as exc:  # any failure means "no int8 here"; the caller names the fix
         raise OnnxUnavailable(f"quantizing {exported / 'model.onnx'} failed ({exc.__class__.__name__}: "
