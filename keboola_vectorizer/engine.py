@@ -267,7 +267,7 @@ class SearchEngine:
 
     def search(self, query: str, *, kinds: Any = None, project_ids: Any = None, bucket_id: Any = None,
                component_id: Any = None, stage: Any = None, mode: str = "hybrid", limit: int = 10,
-               offset: int = 0) -> dict[str, Any]:
+               offset: int = 0, explain: bool = False) -> dict[str, Any]:
         """Ranked results as `search --json` prints them, one page (`offset`, `limit`) and `has_more`."""
         if not str(query or "").strip():
             raise ConfigError("the search query is empty", "pass the words to search for")
@@ -289,7 +289,7 @@ class SearchEngine:
             assert meta is not None
             dense = query_vector[1] if query_vector and query_vector[0] == meta.embedder_id else None
             ranked = run_search(served.store, lambda: self._embedder_for(meta), query, mode=mode,  # type: ignore[arg-type]
-                                filters=filters, limit=offset + limit + 1, query_dense=dense)
+                                filters=filters, limit=offset + limit + 1, query_dense=dense, explain=explain)
             page = ranked[offset:offset + limit]
             return self._answer(served, {
                 "query": query, "mode": mode, "offset": offset, "limit": limit,

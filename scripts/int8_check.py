@@ -59,7 +59,8 @@ def main() -> None:
             quantize_dynamic(str(exported / "model.onnx"), str(folder / f"{name}.onnx"),
                              weight_type=QuantType.QInt8, per_channel=per_channel)
         variants = {"fp32": "model.onnx", "int8 per-tensor": "per-tensor.onnx", "int8 per-channel": "per-channel.onnx"}
-        encoders = {name: OnnxEncoder(model_path, folder, threads=2, model_file=file) for name, file in variants.items()}
+        encoders = {name: OnnxEncoder(model_path, folder, threads=2, model_file=file)
+                    for name, file in variants.items()}
         for encoder in encoders.values():
             encoder.encode(sample[:32])  # warm-up
         seconds: dict[str, list[float]] = {name: [] for name in variants}

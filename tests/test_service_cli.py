@@ -28,14 +28,17 @@ def test_service_search_prints_what_a_local_search_prints(service_index: Path, s
     root = tmp_path / "qdrant"
     shutil.copytree(service_index, root)
     for args in ([REVENUE_QUESTION, "--json"], ["oven", "--kind", "column", "--limit", "4", "--json"],
-                 ["hourly temperature", "--project", "702", "--mode", "sparse", "--json"]):
+                 ["hourly temperature", "--project", "702", "--mode", "sparse", "--json"],
+                 [REVENUE_QUESTION, "--explain", "--json"]):
         local = _cli("search", *args, QDRANT_PATH=str(root))
         remote = _cli("search", *args, KV_SERVICE_URL=service_url, QDRANT_PATH=str(tmp_path / "no-index"))
         assert (local.returncode, remote.returncode) == (0, 0), remote.stderr
         assert json.loads(remote.stdout) == json.loads(local.stdout)
         assert json.loads(remote.stdout)  # a comparison of two empty lists would prove nothing
     first = json.loads(_cli("search", REVENUE_QUESTION, "--json", KV_SERVICE_URL=service_url).stdout)[0]
-    assert first["id"] == REVENUE_TABLE
+    assert first["id"] == REVENUE_TABLE and first["explain"] is None
+    explained = json.loads(_cli("search", REVENUE_QUESTION, "--explain", "--json", KV_SERVICE_URL=service_url).stdout)
+    assert explained[0]["explain"] and "dense_rank" in explained[0]["explain"]
     text = _cli("search", REVENUE_QUESTION, KV_SERVICE_URL=service_url)
     assert text.returncode == 0 and "daily_revenue" in text.stdout and "Results for" in text.stdout
 

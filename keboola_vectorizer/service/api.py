@@ -59,11 +59,12 @@ def _projects(values: list[str] | None) -> tuple[int, ...]:
 
 
 def search_query(q: str, kind: list[str] | None, project: list[str] | None, bucket: list[str] | None,
-                 component: list[str] | None, stage: list[str] | None, mode: str, limit: int) -> SearchQuery:
+                 component: list[str] | None, stage: list[str] | None, mode: str, limit: int,
+                 explain: bool = False) -> SearchQuery:
     if not q.strip():
         raise ConfigError("the search query is empty", "pass q=<the words to search for>")
     return SearchQuery(q.strip(), _split(kind), _projects(project), _split(bucket), _split(component),
-                       _split(stage), mode, limit)
+                       _split(stage), mode, limit, explain)
 
 
 def backend(request: Request) -> Backend:
@@ -77,8 +78,10 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 @router.get("/search", response_model=SearchResponse, summary="Search by meaning, with facet counts")
 async def api_search(request: Request, q: str = "", kind: ListParam = None, project: ListParam = None,
                      bucket: ListParam = None, component: ListParam = None, stage: ListParam = None,
-                     mode: Literal["hybrid", "dense", "sparse"] = "hybrid", limit: Limit = 10) -> JSONResponse:
-    query = search_query(q, kind, project, bucket, component, stage, mode, limit)
+                     mode: Literal["hybrid", "dense", "sparse"] = "hybrid", limit: Limit = 10,
+                     explain: bool = False) -> JSONResponse:
+    """`explain=true` adds each result's `explain` (ranks, matched column, boosts), as `search --explain`."""
+    query = search_query(q, kind, project, bucket, component, stage, mode, limit, explain)
     answer = await backend(request).search(query)
     # Returned as a response: the model above documents it; re-validating our own dicts on every
     # request would only cost time (they are the engine's JSON already).

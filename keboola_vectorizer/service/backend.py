@@ -35,6 +35,7 @@ class SearchQuery:
     stages: tuple[str, ...] = ()
     mode: str = "hybrid"
     limit: int = 10
+    explain: bool = False
 
     def engine_kwargs(self) -> dict[str, Any]:
         return {"kinds": list(self.kinds) or None, "project_ids": list(self.projects) or None,
@@ -85,8 +86,8 @@ class Backend:
         started = time.perf_counter()
         pool_size = max(query.limit, FACET_POOL)
         body, cached = await self._cached(("search", query.q, query.kinds, query.projects, query.buckets,
-                                           query.components, query.stages, query.mode, pool_size),
-                                          lambda: self.engine.search(query.q, limit=pool_size,
+                                           query.components, query.stages, query.mode, pool_size, query.explain),
+                                          lambda: self.engine.search(query.q, limit=pool_size, explain=query.explain,
                                                                      **query.engine_kwargs()))
         ranked = body["results"]
         results = [{**r, "matched_on": matched_on(r, query.q)} for r in ranked[:query.limit]]

@@ -26,8 +26,10 @@ def _error_for(status: int, message: str) -> VectorizerError:
 
 
 def search_via_service(base_url: str, api_key: str | None, query: str, *, filters: SearchFilters, mode: str,
-                       limit: int, timeout: float) -> list[SearchResult]:
+                       limit: int, timeout: float, explain: bool = False) -> list[SearchResult]:
     params: list[tuple[str, Any]] = [("q", query), ("mode", mode), ("limit", limit)]
+    if explain:
+        params.append(("explain", "true"))
     for name, values in (("project", filters.project_ids), ("kind", filters.kinds), ("bucket", filters.bucket_ids),
                          ("component", filters.component_ids), ("stage", filters.stages)):
         params.extend((name, value) for value in values)

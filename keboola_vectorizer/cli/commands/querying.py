@@ -58,7 +58,7 @@ def search(
     filters = search_filters(project, kind, bucket, component, stage, branch)
     title = f"Results for “{query}”"
     if inv.settings.kv_service_url:
-        render.results(_search_via_service(inv, query, filters, mode.value, limit, boost), as_json, title)
+        render.results(_search_via_service(inv, query, filters, mode.value, limit, boost, explain), as_json, title)
         return
     started, results = time.perf_counter(), None
     try:
@@ -72,7 +72,7 @@ def search(
 
 
 def _search_via_service(inv: Invocation, query: str, filters: SearchFilters, mode: str, limit: int,
-                        boost: bool) -> list[SearchResult]:
+                        boost: bool, explain: bool) -> list[SearchResult]:
     """KV_SERVICE_URL: ask the running service (warm model) instead of loading one here."""
     from keboola_vectorizer.service.client import search_via_service
 
@@ -83,7 +83,7 @@ def _search_via_service(inv: Invocation, query: str, filters: SearchFilters, mod
     settings = inv.settings
     key = settings.kv_api_key.get_secret_value() if settings.kv_api_key else None
     return search_via_service(str(settings.kv_service_url), key, query, filters=filters, mode=mode, limit=limit,
-                              timeout=settings.kv_service_timeout)
+                              timeout=settings.kv_service_timeout, explain=explain)
 
 
 def _audit_search(inv: Invocation, query: str, mode: str, filters: SearchFilters, limit: int,
