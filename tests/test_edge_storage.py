@@ -50,9 +50,32 @@ def test_new_shards_map_every_tier_and_index_only_what_queries_use(tmp_path: Pat
         assert config["payload_memory"] == "cold"
         assert config["optimizers"]["max_segment_size"] > 0
         indexed = store._open().info().payload_schema
-        assert {"project_id", "kind", "table_id", "last_changed_at"} <= set(indexed)
+        assert {"project_id", "kind", "table_id", "last_changed_at", "branch_kind"} <= set(indexed)
         assert not {"document_id", "content_hash", "indexed_at"} & set(indexed)
         assert all(str(info.params.memory) == "Memory.Cold" for info in indexed.values())
+    finally:
+        store.close()
+
+
+def test_a_shard_built_without_the_branch_index_gains_it_on_its_next_write(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every default search filters out dev-branch points by `branch_kind`; unindexed, that filter makes
+    # Qdrant scan all vectors instead of walking the graph.
+    older = tuple(f for f in shard_config.KEYWORD_FIELDS if f != "branch_kind")
+    monkeypatch.setattr(shard_config, "KEYWORD_FIELDS", older)
+    store = EdgeStore(tmp_path)
+    try:
+        store.ensure(META)
+        store.upsert(records(0, 3))
+        assert "branch_kind" not in store._open().info().payload_schema
+    finally:
+        store.close()
+    monkeypatch.undo()
+    store = EdgeStore(tmp_path)
+    try:
+        store.upsert(records(3, 2))
+        assert "branch_kind" in store._open().info().payload_schema
+        assert store.count() == 5
     finally:
         store.close()
 

@@ -57,6 +57,14 @@ def edge_config(dimension: int) -> EdgeConfig:
     )
 
 
+def add_missing_payload_indexes(shard: EdgeShard) -> None:
+    """Indexes a shard built by an older version lacks (the first write of a run adds them)."""
+    have = set(shard.info().payload_schema)
+    for field_name in KEYWORD_FIELDS:
+        if field_name not in have:
+            shard.update(UpdateOperation.create_field_index(field_name, KeywordIndexParams(memory=Memory.Cold)))
+
+
 def create_payload_indexes(shard: EdgeShard) -> None:
     """A payload index for every field a filter, facet or order uses (store/types.py)."""
     for field_name in KEYWORD_FIELDS:
