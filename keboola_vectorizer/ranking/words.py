@@ -8,6 +8,7 @@ endings folded (orders -> order, categories -> category), so "the orders table" 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -30,10 +31,21 @@ def fold(word: str) -> str:
     return word
 
 
+NAME_CHARS = 200  # texts up to this long (names, questions) are remembered: they recur in every search
+
+
 def words(text: str) -> list[str]:
     """Normalised words of `text`, in order, function words kept (callers drop what they need)."""
-    split = _CAMEL.sub(" ", text)
-    return [fold(w.lower()) for w in _WORD.findall(split)]
+    return list(_remembered(text)) if len(text) <= NAME_CHARS else _split(text)
+
+
+@lru_cache(maxsize=32_768)
+def _remembered(text: str) -> tuple[str, ...]:
+    return tuple(_split(text))
+
+
+def _split(text: str) -> list[str]:
+    return [fold(w.lower()) for w in _WORD.findall(_CAMEL.sub(" ", text))]
 
 
 def content_words(text: str, extra_stop: frozenset[str] = frozenset()) -> list[str]:
