@@ -153,6 +153,9 @@ def concurrent(store: EdgeStore, embedder: Any, args: argparse.Namespace) -> dic
 def cold(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     command = str(Path(sys.executable).with_name("keboola-vectorizer"))
     env = {**os.environ, "QDRANT_PATH": str(root), "DD_DOGSTATSD_DISABLE": "true"}
+    # An installed package runs from bytecode (pip writes it): let the discarded first run write it
+    # even where the environment forbids it, so the timed runs do not compile every module.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if args.backend != "auto":
         env["KEBOOLA_VECTORIZER_EMBEDDING_BACKEND"] = args.backend
     texts = queries()

@@ -170,7 +170,8 @@ class EdgeStore(StoreCore):
     def close_shard(self, record: bool = True) -> None:
         if self._shard is not None:
             with disk_space.no_space_as_error(self.root, "closing the index"):
-                self._shard.flush()
+                if self._wrote:  # a reader has nothing to flush (25 ms of a cold search at 100k)
+                    self._shard.flush()
                 self._shard.close()
             self._shard = None
             if self._dirty and record:
