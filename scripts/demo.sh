@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 scripts/setup_env.sh
 export QDRANT_PATH="${QDRANT_PATH:-$PWD/.kv-data/qdrant}"
 .venv/bin/keboola-vectorizer index --sample
-.venv/bin/keboola-vectorizer search "${1:-where is monthly recurring revenue per plan?}" --limit 5
+.venv/bin/keboola-vectorizer search "${1:-where is monthly churn by customer?}" --limit 5

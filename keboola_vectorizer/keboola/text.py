@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 MAX_PARAMETER_CHARS = 1500
@@ -32,6 +33,7 @@ _HARMLESS_KEY_WORDS = {"primary", "sort", "partition", "foreign", "unique", "ded
 _CLOUD_KEY_VALUE = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
 
 
+@lru_cache(maxsize=65_536)  # column names and parameter keys repeat across tables and configurations
 def split_identifier(identifier: str) -> str:
     """`out.c-crm.customer_churnMonthly` -> `out crm customer churn monthly`."""
     words: list[str] = []
