@@ -141,7 +141,7 @@ def test_probes_docs_and_openapi(service_url: str) -> None:
     schema = _get(service_url, "/openapi.json").json()
     assert {"/api/search", "/api/status"} <= set(schema["paths"])
     search_params = {p["name"] for p in schema["paths"]["/api/search"]["get"]["parameters"]}
-    assert search_params == {"q", "kind", "project", "bucket", "component", "stage", "mode", "limit"}
+    assert search_params == {"q", "kind", "project", "bucket", "component", "stage", "mode", "limit", "explain"}
     docs = _get(service_url, "/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     assets = [line for line in docs.text.split('"') if line.endswith((".js", ".css"))]
