@@ -59,18 +59,14 @@ def edge_config(dimension: int) -> EdgeConfig:
 
 def add_missing_payload_indexes(shard: EdgeShard) -> None:
     """Indexes a shard built by an older version lacks (the first write of a run adds them)."""
-    have = set(shard.info().payload_schema)
-    for field_name in KEYWORD_FIELDS:
+    create_payload_indexes(shard, have=frozenset(shard.info().payload_schema))
+
+
+def create_payload_indexes(shard: EdgeShard, have: frozenset[str] = frozenset()) -> None:
+    """A payload index for every field a filter, facet or order uses (store/types.py), but those in `have`."""
+    params = [(name, KeywordIndexParams(memory=Memory.Cold)) for name in KEYWORD_FIELDS]
+    params += [(name, IntegerIndexParams(lookup=True, range=True, memory=Memory.Cold)) for name in INTEGER_FIELDS]
+    params += [(name, DatetimeIndexParams(memory=Memory.Cold)) for name in DATETIME_FIELDS]
+    for field_name, index in params:
         if field_name not in have:
-            shard.update(UpdateOperation.create_field_index(field_name, KeywordIndexParams(memory=Memory.Cold)))
-
-
-def create_payload_indexes(shard: EdgeShard) -> None:
-    """A payload index for every field a filter, facet or order uses (store/types.py)."""
-    for field_name in KEYWORD_FIELDS:
-        shard.update(UpdateOperation.create_field_index(field_name, KeywordIndexParams(memory=Memory.Cold)))
-    for field_name in INTEGER_FIELDS:
-        shard.update(UpdateOperation.create_field_index(
-            field_name, IntegerIndexParams(lookup=True, range=True, memory=Memory.Cold)))
-    for field_name in DATETIME_FIELDS:
-        shard.update(UpdateOperation.create_field_index(field_name, DatetimeIndexParams(memory=Memory.Cold)))
+            shard.update(UpdateOperation.create_field_index(field_name, index))
