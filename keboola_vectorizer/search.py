@@ -239,11 +239,12 @@ def search(store: VectorStore, embedder: Callable[[], Embedder], query: str, *,
     def fetch(ids: list[str]) -> list[Hit]:
         return kept(store.retrieve(ids, fields=RANK_FIELDS))
 
-    asked_parts = frozenset(kind for kind in PART_SHARE if kind in detect(query).kinds)
+    intent = detect(query)
+    asked_parts = frozenset(kind for kind in PART_SHARE if kind in intent.kinds)
     ranked = credit_parts(kept(hits), rank_scores=False, rrf_k=params.rrf_k, fetch=fetch, kinds=kinds or None,
                           part_decay=ranking.part_decay, whole_leads=ranking.whole_leads, notes=notes,
                           asked_parts=asked_parts)
-    ranked, _ = stages.apply(query, ranked, ranking, fetch, notes)
+    ranked, _ = stages.apply(query, ranked, ranking, fetch, notes, intent)
     ranked = [h for h in ranked if not kinds or h.payload.get("kind") in kinds][:limit]
     payloads = {hit.document_id: hit.payload for hit in store.retrieve([hit.document_id for hit in ranked])}
     results = []

@@ -44,9 +44,10 @@ def _named(ranked: list[Hit], identity: dict[str, float], minimum: float,
 
 
 def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list[str]], list[Hit]],
-          notes: dict[str, dict]) -> tuple[list[Hit], Intent]:
-    """Identity, kind prior, flow credit, joint evidence, lineage; best first."""
-    intent = detect(query)
+          notes: dict[str, dict], intent: Intent | None = None) -> tuple[list[Hit], Intent]:
+    """Identity, kind prior, flow credit, joint evidence, lineage; best first (`intent`: the query's,
+    when the caller has detected it already)."""
+    intent = intent or detect(query)
     if not ranked:
         return ranked, intent
     top = max(h.score for h in ranked)
@@ -55,7 +56,7 @@ def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list
         matcher = IdentityMatcher(query, [h.payload for h in ranked])
         for hit in ranked:
             # A column or row named in the question is evidence for its table or configuration (which
-            # leads its parts), not the answer, unless the question asks for columns.
+            # leads its parts), not the answer, unless the question asks for that kind of part.
             if hit.payload.get("kind") in PARTS and hit.payload.get("kind") not in intent.kinds:
                 continue
             strength = matcher.strength(hit.payload)
