@@ -23,9 +23,11 @@ from keboola_vectorizer.embed_once import EmbedOnce
 from keboola_vectorizer.embedding.base import Embedder
 from keboola_vectorizer.keboola.documents import Document, project_documents
 from keboola_vectorizer.keboola.snapshot import ProjectEntry, Snapshot
+from keboola_vectorizer.keboola.snapshot_digest import project_digest
 from keboola_vectorizer.logging_setup import bind_context, context, current_format, note_failure, unbind_context
 from keboola_vectorizer.metrics import get_metrics
 from keboola_vectorizer.store.base import (
+    SOURCES_KEY,
     CollectionMeta,
     PointRecord,
     SparseVector,
@@ -33,6 +35,7 @@ from keboola_vectorizer.store.base import (
     SupportsOptimize,
     VectorStore,
     batched,
+    every_branch,
 )
 from keboola_vectorizer.vectors import bm25
 
@@ -55,6 +58,8 @@ class RunSummary:
     # documents whose text was unchanged but whose payload (row counts, dates...) was written in place
     payload_updated: int = 0
     projects: int = 0
+    # projects skipped whole: their files and builders were unchanged since the store took them
+    projects_unchanged: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     per_project: dict[str, dict[str, int]] = field(default_factory=dict)
     embedder: str = ""
@@ -161,16 +166,28 @@ def run_index(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: ProgressCallback = _noop,
     before_upsert: Callable[[int], None] | None = None,
+    validate: bool = False,
 ) -> RunSummary:
-    """Index `snapshot` into `store`; with `rebuild`, into a fresh collection switched in at the end."""
+    """Index `snapshot` into `store`; with `rebuild`, into a fresh collection switched in at the end.
+
+    With `validate`, every project the run will read is read once first, so a corrupt one fails the
+    run before anything is written."""
     summary = RunSummary(embedder=embedder.id, collection=store.name, rebuilt=rebuild, started_at=_now())
     meta = collection_meta(embedder)
-    target: VectorStore = store.start_rebuild(meta) if rebuild else store
-    if not rebuild:
-        store.ensure(meta)
-    indexed_at = _now()
     selected = [p for p in snapshot.projects if projects is None or p.id in projects]
+    digests = {entry.id: project_digest(snapshot.root, entry, embedder.id) for entry in selected}
+    if rebuild:
+        if validate:
+            snapshot.check({entry.id for entry in selected})
+        unchanged: dict[int, int] = {}
+        target: VectorStore = store.start_rebuild(meta)
+    else:
+        store.ensure(meta)
+        unchanged = _unchanged_projects(snapshot, store, selected, digests, validate)
+        target = store
+    indexed_at = _now()
     progress("projects", 0, len(selected))
+    stored_sources: dict[str, dict[str, Any]] = {}  # what this run stored, recorded at its end
     once = EmbedOnce(embedder)  # each distinct text reaches the model once
     waiting: dict[int, _ProjectRun] = {}  # projects with documents not stored yet
     window: list[tuple[int, Document]] = []  # changed documents waiting to be embedded
@@ -214,6 +231,18 @@ def run_index(
 
         for entry in selected:
             run = _ProjectRun(entry, time.perf_counter())
+            if entry.id in unchanged:
+                documents_count = unchanged[entry.id]
+                run.counts = {"extracted": documents_count, "embedded": 0, "skipped": documents_count,
+                              "deleted": 0, "upserted": 0, "payload_updated": 0}
+                summary.extracted += documents_count
+                summary.skipped += documents_count
+                summary.projects += 1
+                summary.projects_unchanged += 1
+                summary.per_project[str(entry.id)] = dict(run.counts)
+                progress("projects", 1, None)
+                run.finish()
+                continue
             token = bind_context(project_id=entry.id)
             try:
                 while pending:  # the store is read next; nothing may be writing to it
@@ -243,6 +272,8 @@ def run_index(
             summary.payload_updated += len(diff.payload_only)
             summary.projects += 1
             summary.per_project[str(project.id)] = dict(run.counts)
+            stored_sources[str(project.id)] = {"digest": digests[entry.id],
+                                               "documents": len({d.id for d in documents})}
             progress("projects", 1, None)
             progress("documents", 0, summary.embedded)
             run.left = len(changed)
@@ -267,13 +298,52 @@ def run_index(
     _report_stages(summary)
     summary.usage = {k: v for k, v in asdict(embedder.usage).items() if v}
     summary.finished_at = _now()
-    _write_last_run(store, summary)
+    # Written only now, when every document of these projects is stored: a run that fails records
+    # nothing, and its projects are diffed again next time.
+    _write_last_run(store, summary, sources=stored_sources, replace_sources=rebuild)
     return summary
 
 
-def _write_last_run(store: VectorStore, summary: RunSummary) -> None:
-    # Merged, not replaced: the state also holds `watch`'s cursors (keboola_vectorizer/watch/cursor.py).
-    store.write_state({**store.read_state(), "last_run": summary.to_json()})
+def _unchanged_projects(snapshot: Snapshot, store: VectorStore, selected: list[ProjectEntry],
+                        digests: Mapping[int, str], validate: bool) -> dict[int, int]:
+    """The projects to skip, with their document counts; the others are checked (with `validate`)
+    and their recorded sources forgotten before anything is written."""
+    sources = store.read_state().get(SOURCES_KEY)
+    recorded: dict[str, Any] = dict(sources) if isinstance(sources, dict) else {}
+    unchanged = {entry.id: recorded[str(entry.id)]["documents"] for entry in selected
+                 if _unchanged(store, entry.id, digests[entry.id], recorded.get(str(entry.id)))}
+    to_read = {entry.id for entry in selected} - set(unchanged)
+    if validate:
+        snapshot.check(to_read)
+    forget = {str(project_id) for project_id in to_read} & set(recorded)
+    if forget:
+        # Forgotten before their points change: should this run fail half-way and the files then
+        # go back to what was recorded, the half-written project must not pass as unchanged.
+        store.write_state({**store.read_state(),
+                           SOURCES_KEY: {key: value for key, value in recorded.items() if key not in forget}})
+    return unchanged
+
+
+def _unchanged(store: VectorStore, project_id: int, digest: str, recorded: Any) -> bool:
+    """The project's sources are those the store took, and the store still holds that many of its
+    points (a restored, dropped or hand-edited collection is read again)."""
+    if not isinstance(recorded, dict) or recorded.get("digest") != digest:
+        return False
+    documents = recorded.get("documents")
+    return isinstance(documents, int) and store.count(every_branch(project_ids=[project_id])) == documents
+
+
+def _write_last_run(store: VectorStore, summary: RunSummary, *, sources: Mapping[str, Any] | None = None,
+                    replace_sources: bool = False, forget: Iterable[str] = ()) -> None:
+    """Merged, not replaced: the state also holds `watch`'s cursors (keboola_vectorizer/watch/cursor.py)
+    and the sources of projects this run did not read. `forget` drops the sources of projects written
+    by other means than an index run."""
+    state = store.read_state()
+    known = {} if replace_sources else dict(state.get(SOURCES_KEY) or {})
+    for project_id in forget:
+        known.pop(project_id, None)
+    known.update(sources or {})
+    store.write_state({**state, "last_run": summary.to_json(), SOURCES_KEY: known})
 
 
 def _timed_upsert(store: VectorStore, records: list[PointRecord], summary: RunSummary) -> None:

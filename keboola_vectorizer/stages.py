@@ -136,5 +136,6 @@ def run_upsert_stage(snapshot: Snapshot, store: VectorStore, vectors_file: Path,
         summary.payload_updated += len(diff.payload_only)
         summary.projects += 1
     summary.finished_at = _now()
-    _write_last_run(store, summary)
+    # The next index run reads these projects again rather than trusting digests this stage did not write.
+    _write_last_run(store, summary, forget=[str(project_id) for project_id in snapshot.project_ids])
     return summary

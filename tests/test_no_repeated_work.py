@@ -109,20 +109,26 @@ class ReadRecordingStore:
 
 
 def test_unchanged_rerun_reads_only_hashes_and_embeds_nothing(tmp_path: Path, embedder) -> None:
-    snapshot = Snapshot(write_mini_org(tmp_path / "snap"))
+    """A project whose files changed is diffed on its stored hashes alone; an unchanged one is not even
+    diffed (tests/test_unchanged_projects.py)."""
+    root = write_mini_org(tmp_path / "snap")
+    snapshot = Snapshot(root)
     store = EdgeStore(tmp_path / "q")
     try:
         run_index(snapshot, store, embedder)
+        tables = root / str(WEATHER) / "tables.json"
+        tables.write_text(tables.read_text() + "\n")  # new bytes, the same documents
         recording = ReadRecordingStore(store)
         counting = CountingEmbedder(embedder)
         summary = run_index(snapshot, recording, counting)
     finally:
         store.close()
     assert summary.embedded == summary.upserted == 0
+    assert summary.projects_unchanged == 1
     assert not counting.texts
     reads = {"scroll", "retrieve", "search", "hybrid_search", "counts_by", "query"}
     assert not reads & set(recording.calls), recording.calls
-    assert recording.calls["stored_hashes"] == 2  # one per project
+    assert recording.calls["stored_hashes"] == 1  # the weather project only
 
 
 def test_unchanged_rerun_does_not_load_the_model(tmp_path: Path) -> None:

@@ -73,6 +73,7 @@ def test_index_without_text_hashes_embeds_once(tmp_path: Path, embedder) -> None
         # An index written by an earlier version: points carry a content hash but no text hash.
         old = {h.document_id: {k: v for k, v in h.payload.items() if k != "text_hash"} for h in store.scroll()}
         store.overwrite_payload(old)
+        store.write_state({})  # nor had it recorded its projects' sources
         assert all(not hashes.text_hash for hashes in store.stored_hashes().values())
         migrated = run_index(snapshot, store, embedder)
         assert migrated.embedded == first.embedded == first.extracted

@@ -19,6 +19,7 @@ from keboola_vectorizer.store.types import (
     HASH_FIELDS,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
+    SOURCES_KEY,
     SPARSE_VECTOR,
     Boost,
     CollectionMeta,
@@ -43,7 +44,7 @@ from keboola_vectorizer.store.types import (
 )
 
 __all__ = ["ALL_BRANCHES", "BOOST_DEFAULTS", "BRANCH_FIELDS", "DATETIME_FIELDS", "DEFAULT_COLLECTION",
-           "DENSE_VECTOR", "HASH_FIELDS", "INTEGER_FIELDS", "KEYWORD_FIELDS", "SPARSE_VECTOR", "Boost",
+           "DENSE_VECTOR", "HASH_FIELDS", "INTEGER_FIELDS", "KEYWORD_FIELDS", "SOURCES_KEY", "SPARSE_VECTOR", "Boost",
            "Capabilities", "CollectionMeta", "DoctorCheck", "HasHealthChecks", "Hit", "PeerSnapshot",
            "PointRecord", "QueryVectors", "RankParams", "SearchFilters", "SearchMode", "SnapshotInfo",
            "SparseVector", "StoredHashes", "SupportsOptimize", "SupportsSnapshots", "VectorStore", "batched",

@@ -69,6 +69,10 @@ class CollectionMeta:
         return cls(**{key: raw[key] for key in cls.__dataclass_fields__ if key in raw})
 
 
+# The run-state key under which an index run records, per project it stored, the digest of its sources
+# and its document count (keboola/snapshot_digest.py); whatever replaces the points drops it.
+SOURCES_KEY = "sources"
+
 ALL_BRANCHES = "all"
 BRANCH_FIELDS = ("branch_id", "branch_name")  # a `--branch` value matches either
 

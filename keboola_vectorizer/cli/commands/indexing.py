@@ -79,7 +79,7 @@ def extract(
         render.counts(data)
 
 
-def open_snapshot(snapshot: Path | None, sample: bool) -> Snapshot:
+def open_snapshot(snapshot: Path | None, sample: bool, *, check: bool = True) -> Snapshot:
     from keboola_vectorizer.keboola.snapshot import Snapshot
 
     if sample:
@@ -89,7 +89,8 @@ def open_snapshot(snapshot: Path | None, sample: bool) -> Snapshot:
     if snapshot is None:
         raise ConfigError("no snapshot given", "pass --snapshot DIR or --sample")
     opened = Snapshot(snapshot)
-    opened.check()  # a corrupt project fails the run before anything is written, not half-way
+    if check:
+        opened.check()  # a corrupt project fails the run before anything is written, not half-way
     return opened
 
 
@@ -124,10 +125,12 @@ def index(
                 return
             snapshot = out
             extract_seconds = time.perf_counter() - started
-        snap = open_snapshot(snapshot, sample)
+        # run_index checks the projects it will read (not those it skips unchanged) before writing.
+        snap = open_snapshot(snapshot, sample, check=False)
         embedder = inv.embedder(provider, model, dimensions)
         with inv.index_lock(), inv.open_store() as store, render.progress_bars(not as_json) as progress:
-            summary = run_index(snap, store, embedder, rebuild=rebuild, batch_size=batch_size, progress=progress)
+            summary = run_index(snap, store, embedder, rebuild=rebuild, batch_size=batch_size, progress=progress,
+                                validate=True)
     if extract_seconds:
         summary.add_time("extract", extract_seconds)
         get_metrics().stage_duration("extract", extract_seconds)

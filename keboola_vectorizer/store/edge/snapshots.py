@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from keboola_vectorizer.errors import StoreError
 from keboola_vectorizer.store import disk_space
 from keboola_vectorizer.store.edge.generations import atomic_write_json, new_generation_name, switch_and_clean
-from keboola_vectorizer.store.types import SnapshotInfo, hashes_digest
+from keboola_vectorizer.store.types import SOURCES_KEY, SnapshotInfo, hashes_digest
 
 if TYPE_CHECKING:
     from keboola_vectorizer.store.edge.store import EdgeStore
@@ -90,4 +90,9 @@ def restore_snapshot(store: EdgeStore, name_or_location: str, *, verify: bool = 
     store.close_shard()
     switch_and_clean(store.collection_dir, generation, drop_leftovers=False)
     store.unpin()
+    # The run state is the collection's, not the generation's: digests recorded for the points this
+    # restore replaced must not let the next index run skip projects (keboola/snapshot_digest.py).
+    state = store.read_state()
+    if state.pop(SOURCES_KEY, None) is not None:
+        store.write_state(state)
     return info
