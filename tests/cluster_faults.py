@@ -89,9 +89,15 @@ class ModelCluster:
                 self.failed_reads += 1
                 raise _unavailable("2 (shard transfer in progress)")
             answer = method(*args, **kwargs)
-            if name == "scroll" and self.stale_reads:
-                records, offset = answer
+            if name in ("scroll", "count") and self.stale_reads:
                 stale = set().union(*self.missed.values())
+                if name == "count":  # the stale replica counts what it holds
+                    from qdrant_client.http.models import CountResult
+
+                    held, _ = self._inner.scroll(collection_name=kwargs["collection_name"],
+                                                 scroll_filter=kwargs.get("count_filter"), limit=1_000_000)
+                    return CountResult(count=sum(str(r.id) not in stale for r in held))
+                records, offset = answer
                 return [r for r in records if str(r.id) not in stale], offset
             return answer
 
