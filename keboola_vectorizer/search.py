@@ -17,8 +17,11 @@ form), so `--mode` compares retrieval, not the re-ranking.
 
 from __future__ import annotations
 
+import contextvars
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -124,11 +127,41 @@ def query_vectors(query: str, mode: SearchMode, embedder: Callable[[], Embedder]
     return QueryVectors(dense=dense, sparse=sparse_vector)
 
 
+@contextmanager
+def query_vector_aside(embedder: Callable[[], Embedder], query: str,
+                       mode: SearchMode) -> Iterator[Callable[[], list[float] | None]]:
+    """The query's dense vector, made on a second thread while the caller opens the store: a cold
+    process then loads the model session and the index at once (neither holds the GIL while it
+    loads). Yields a callable that returns the vector, raising what embedding raised."""
+    if mode == "sparse":
+        yield lambda: None
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-vector") as pool:
+        future = pool.submit(contextvars.copy_context().run, lambda: embedder().embed_query(query).tolist())
+        yield future.result
+
+
 def parent_document_id(payload: dict[str, Any]) -> str | None:
     """The whole a part belongs to: a column's table, a configuration row's configuration."""
     if payload.get("kind") == "configuration_row":
         return str(payload.get("parent_id") or "") or None
     return ids.column_table_id(payload)
+
+
+def shadowed_parts_last(ranked: list[Hit], asked_parts: frozenset[str]) -> list[Hit]:
+    """Parts that rank below their own whole, behind everything else: the whole already shows them
+    (`--explain` names its matched column), and a question after several tables needs the others."""
+    shown: set[str] = set()
+    kept: list[Hit] = []
+    shadowed: list[Hit] = []
+    for hit in ranked:
+        kind = hit.payload.get("kind")
+        if kind in PART_SHARE and kind not in asked_parts and parent_document_id(hit.payload) in shown:
+            shadowed.append(hit)
+        else:
+            kept.append(hit)
+            shown.add(hit.document_id)
+    return kept + shadowed
 
 
 def credit_parts(hits: list[Hit], *, rank_scores: bool, rrf_k: int, fetch: Callable[[list[str]], list[Hit]],
@@ -245,6 +278,8 @@ def search(store: VectorStore, embedder: Callable[[], Embedder], query: str, *,
                           part_decay=ranking.part_decay, whole_leads=ranking.whole_leads, notes=notes,
                           asked_parts=asked_parts)
     ranked, _ = stages.apply(query, ranked, ranking, fetch, notes, intent)
+    if ranking.shadowed_parts_last:
+        ranked = shadowed_parts_last(ranked, asked_parts)
     ranked = [h for h in ranked if not kinds or h.payload.get("kind") in kinds][:limit]
     payloads = {hit.document_id: hit.payload for hit in store.retrieve([hit.document_id for hit in ranked])}
     results = []

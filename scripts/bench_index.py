@@ -232,6 +232,7 @@ def _index_run(args: argparse.Namespace, embedder: Any) -> dict[str, Any]:
     finally:
         store.close()
     return {"documents": summary.extracted, "embedded": summary.embedded, "seconds": round(seconds, 3),
+            "projects": summary.projects, "projects_unchanged": summary.projects_unchanged,
             "stages": summary.seconds, "docs_per_s": round(summary.extracted / seconds, 2),
             "model_s": round(timed.seconds, 3), "model_share": round(timed.seconds / seconds, 4)}
 
@@ -477,6 +478,9 @@ def table(results: list[dict[str, Any]], change: float) -> str:
         ("unchanged rerun (s)", lambda r: fmt_s(r["rerun"]["seconds"])),
         ("unchanged rerun / full", lambda r: f"{r['rerun_share']:.2%}"),
         (f"{change:.0%}-changed rerun (s)", lambda r: fmt_s(r["rerun_changed"]["seconds"])),
+        ("projects skipped unchanged: rerun / changed rerun",
+         lambda r: f"{r['rerun'].get('projects_unchanged', 0)} / {r['rerun_changed'].get('projects_unchanged', 0)}"
+                   f" of {r['rerun'].get('projects', 0)}"),
         ("peak RSS full index (MB)", lambda r: f"{r['index']['peak_rss_mb']:,.0f}"),
         ("peak RSS rerun / changed (MB)",
          lambda r: f"{r['rerun']['peak_rss_mb']:,.0f} / {r['rerun_changed']['peak_rss_mb']:,.0f}"),

@@ -140,12 +140,17 @@ def main() -> None:
     parser.add_argument("--confidence", action="store_true", help="fire rates of the low-confidence signal")
     parser.add_argument("--weights", default="fp32", choices=("fp32", "int8"),
                         help="the local model's ONNX weights (the int8 quality gate); give int8 its own --cache")
+    parser.add_argument("--query-weights", choices=("fp32", "int8"),
+                        help="embed the questions with these weights instead of --weights' (documents in int8, "
+                             "questions in fp32)")
     parser.add_argument("--ranking", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a ranking.stages.Ranking weight (ablations); 'baseline' for none")
     args = parser.parse_args()
     ranking = ranking_from(args.ranking)
 
     embedder = create_embedder(EmbeddingSettings(provider="local", onnx_weights=args.weights))
+    query_embedder = (create_embedder(EmbeddingSettings(provider="local", onnx_weights=args.query_weights))
+                      if args.query_weights else embedder)
     stores: dict[Path, EdgeStore] = {}
     header = "| set | n | " + " | ".join(SHOWN) + " | ms/query (mean, p95) |"
     lines = [header, "|---|---:|" + "---:|" * (len(SHOWN) + 1)]
@@ -161,7 +166,7 @@ def main() -> None:
                 rankings = args.rankings_dir / f"{qset.label.replace('/', '__')}.jsonl"
             timings: list[float] = []
             result = evaluate(load_questions(qset.questions),
-                              ranker_for(store, embedder, args.mode, timings, ranking=ranking), rankings=rankings)
+                              ranker_for(store, query_embedder, args.mode, timings, ranking=ranking), rankings=rankings)
             ordered = sorted(timings)
             cost = f"{1000 * sum(ordered) / len(ordered):.1f}, {1000 * ordered[int(0.95 * (len(ordered) - 1))]:.1f}"
             lines.append(f"| {qset.label} | {result['queries']} | "
@@ -176,7 +181,7 @@ def main() -> None:
                     comparisons.append((qset.label, compare_rankings(read_rankings(before),
                                                                      read_rankings(rankings), METRICS)))
             if args.confidence:
-                rates.append((qset.label, confidence_rates(store, embedder, qset.questions, args.mode)))
+                rates.append((qset.label, confidence_rates(store, query_embedder, qset.questions, args.mode)))
     finally:
         for store in stores.values():
             store.close()

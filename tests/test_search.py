@@ -377,3 +377,44 @@ def test_eval_rankings_and_paired_compare(index: dict[str, Any], questions_file:
     mismatch.write_text("".join(json.dumps(row) + "\n" for row in changed))
     refused = run_cli(index, "eval", "--compare", str(hybrid), str(mismatch))
     assert refused.returncode == 3 and "different questions" in refused.stderr
+
+
+def test_the_query_vector_is_made_while_the_index_opens(mini_index_copy: Path, embedder) -> None:
+    """A cold `search` loads the model on a second thread while the index opens: the model's factory
+    here waits for the index to open first, which only a concurrent start lets it see."""
+    import threading
+
+    import numpy as np
+
+    from keboola_vectorizer.errors import EmbeddingError
+    from keboola_vectorizer.search import ensure_searchable, query_vector_aside
+
+    store = EdgeStore(mini_index_copy)
+    opened = threading.Event()
+    count = store.count
+
+    def counting(*args: Any, **kwargs: Any) -> int:
+        opened.set()
+        return count(*args, **kwargs)
+
+    store.count = counting  # type: ignore[method-assign]
+
+    def model_once_the_index_opens() -> Any:
+        assert opened.wait(30), "the model waited for the index: they did not load at once"
+        return embedder
+
+    try:
+        with query_vector_aside(model_once_the_index_opens, "daily revenue per shop", "hybrid") as dense:
+            ensure_searchable(store)
+            vector = dense()
+        np.testing.assert_allclose(vector, embedder.embed_query("daily revenue per shop"), atol=1e-6)
+
+        def broken() -> Any:
+            raise EmbeddingError("the model is missing", "reinstall it")
+
+        with query_vector_aside(broken, "daily revenue", "hybrid") as dense, pytest.raises(EmbeddingError):
+            dense()
+        with query_vector_aside(broken, "daily revenue", "sparse") as dense:
+            assert dense() is None  # a keyword search never loads the model
+    finally:
+        store.close()

@@ -29,6 +29,8 @@ class Ranking:
     project_weight: float = 0.25
     lineage_lead: float = 1.05  # lineage answers score this much above their anchor table
     anchor_min: float = 0.5  # identity strength a table needs to anchor a lineage question
+    # a part ranked below its own whole moves behind every other candidate, unless its kind was asked for
+    shadowed_parts_last: bool = False
 
 
 BASELINE = Ranking(part_decay=0.0, whole_leads=False, identity_weight=0.0, kind_prior=0.0, flow_share=0.0,

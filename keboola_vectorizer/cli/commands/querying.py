@@ -49,7 +49,7 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Find tables, columns, configurations and flows by meaning."""
-    from keboola_vectorizer.search import ensure_searchable
+    from keboola_vectorizer.search import ensure_searchable, query_vector_aside
     from keboola_vectorizer.search import search as run_search
 
     inv = invocation(ctx)
@@ -63,9 +63,11 @@ def search(
     started, results = time.perf_counter(), None
     try:
         with inv.open_store(read_only=True) as store:
-            ensure_searchable(store)
-            results = run_search(store, inv.lazy_embedder(store), query, mode=mode.value, filters=filters,
-                                 limit=limit, boost=boost_of(boost), explain=explain)
+            embedder = inv.lazy_embedder(store)
+            with query_vector_aside(embedder, query, mode.value) as query_dense:
+                ensure_searchable(store)  # opens the index while the model loads
+                results = run_search(store, embedder, query, mode=mode.value, filters=filters, limit=limit,
+                                     boost=boost_of(boost), explain=explain, query_dense=query_dense())
     finally:
         _audit_search(inv, query, mode.value, filters, limit, results, time.perf_counter() - started)
     render.results(results, as_json, title)
