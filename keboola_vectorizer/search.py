@@ -148,16 +148,20 @@ def parent_document_id(payload: dict[str, Any]) -> str | None:
     return ids.column_table_id(payload)
 
 
-def shadowed_parts_last(ranked: list[Hit], asked_parts: frozenset[str]) -> list[Hit]:
-    """Parts that rank below their own whole, behind everything else: the whole already shows them
-    (`--explain` names its matched column), and a question after several tables needs the others."""
+def shadowed_parts_last(ranked: list[Hit], asked_parts: frozenset[str], keep: int = 0) -> list[Hit]:
+    """Parts that rank below their own whole, after its first `keep`, behind everything else: the
+    whole already shows them (`--explain` names its matched column), and a question after several
+    tables needs the next table more. Parts of a kind the question asks for stay where they rank."""
     shown: set[str] = set()
     kept: list[Hit] = []
     shadowed: list[Hit] = []
+    kept_of: dict[str, int] = {}
     for hit in ranked:
         kind = hit.payload.get("kind")
-        if kind in PART_SHARE and kind not in asked_parts and parent_document_id(hit.payload) in shown:
-            shadowed.append(hit)
+        parent = parent_document_id(hit.payload)
+        if kind in PART_SHARE and kind not in asked_parts and parent in shown:
+            kept_of[parent] = kept_of.get(parent, 0) + 1
+            (kept if kept_of[parent] <= keep else shadowed).append(hit)
         else:
             kept.append(hit)
             shown.add(hit.document_id)
@@ -279,7 +283,7 @@ def search(store: VectorStore, embedder: Callable[[], Embedder], query: str, *,
                           asked_parts=asked_parts)
     ranked, _ = stages.apply(query, ranked, ranking, fetch, notes, intent)
     if ranking.shadowed_parts_last:
-        ranked = shadowed_parts_last(ranked, asked_parts)
+        ranked = shadowed_parts_last(ranked, asked_parts, int(ranking.shadow_keep))
     ranked = [h for h in ranked if not kinds or h.payload.get("kind") in kinds][:limit]
     payloads = {hit.document_id: hit.payload for hit in store.retrieve([hit.document_id for hit in ranked])}
     results = []

@@ -12,7 +12,7 @@ from keboola_vectorizer.ranking.confidence import explain_line, no_good_match
 from keboola_vectorizer.ranking.fusion import fuse
 from keboola_vectorizer.ranking.identity import EXACT, IdentityMatcher
 from keboola_vectorizer.ranking.intent import detect
-from keboola_vectorizer.search import rerank
+from keboola_vectorizer.search import rerank, shadowed_parts_last
 from keboola_vectorizer.store.base import Hit
 
 ORDERS = "1/table/out.c-shop.order_items"
@@ -134,6 +134,26 @@ def test_a_question_asking_for_a_column_or_row_gets_it_ahead_of_its_whole() -> N
     assert "column" in detect("order amount column").kinds
     assert "configuration_row" in detect("the charges row of the stripe extractor").kinds
     assert "column" not in detect("order amount by day").kinds
+
+
+def test_a_tables_further_columns_step_behind_the_next_table() -> None:
+    """The table, its best column, then the next table before the table's other columns (BIRD's
+    questions need all their tables in the first five); a question for columns keeps them in place."""
+    def column(name: str, score: float) -> Hit:
+        return Hit(f"1/column/out.c-shop.order_items.{name}", score,
+                   {"kind": "column", "project_id": 1, "table_id": "out.c-shop.order_items", "name": name})
+
+    def order(asked: frozenset[str], ranking: stages.Ranking) -> list[str]:
+        found = [Hit(ORDERS, 0.09, payloads()[ORDERS]), column("amount", 0.08), column("price", 0.07),
+                 column("quantity", 0.06), Hit(REFUNDS, 0.05, payloads()[REFUNDS])]
+        ranked = sorted(found, key=lambda h: -h.score)
+        if ranking.shadowed_parts_last:
+            ranked = shadowed_parts_last(ranked, asked, int(ranking.shadow_keep))
+        return [h.document_id.rsplit(".", 1)[-1] for h in ranked]
+
+    assert order(frozenset(), stages.Ranking()) == ["order_items", "amount", "refunds", "price", "quantity"]
+    assert order(frozenset({"column"}), stages.Ranking()) == ["order_items", "amount", "price", "quantity", "refunds"]
+    assert order(frozenset(), stages.BASELINE) == ["order_items", "amount", "price", "quantity", "refunds"]
 
 
 def test_fusion_orders_ties_by_id_whatever_the_input_order() -> None:

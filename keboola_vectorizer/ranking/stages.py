@@ -4,6 +4,9 @@ Weights are round values chosen for what they mean, then checked on every questi
 fitted to one): an exact name adds the top candidate's whole score (so it comes first unless several
 objects share the name); a matching kind is a 30% prior; a flow gains a third of the best task it
 runs; a project's joint evidence scales by at most 1.25; lineage answers go just above their table.
+After them (search.py), a table keeps its best column right behind it and its further columns step
+behind every other candidate: they repeat what the table shows, and a question that needs several
+tables needs the next table more than a third column of the first.
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ class Ranking:
     project_weight: float = 0.25
     lineage_lead: float = 1.05  # lineage answers score this much above their anchor table
     anchor_min: float = 0.5  # identity strength a table needs to anchor a lineage question
-    # a part ranked below its own whole moves behind every other candidate, unless its kind was asked for
-    shadowed_parts_last: bool = False
+    # a part ranked below its own whole moves behind every other candidate, unless its kind was asked
+    # for or it is among the first `shadow_keep` such parts of that whole
+    shadowed_parts_last: bool = True
+    shadow_keep: float = 1
 
 
 BASELINE = Ranking(part_decay=0.0, whole_leads=False, identity_weight=0.0, kind_prior=0.0, flow_share=0.0,
-                   project_weight=0.0, lineage_lead=0.0)
+                   project_weight=0.0, lineage_lead=0.0, shadowed_parts_last=False)
 
 
 def _named(ranked: list[Hit], identity: dict[str, float], minimum: float,
