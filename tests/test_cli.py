@@ -58,6 +58,9 @@ def test_index_json_summary_and_incremental_rerun(small_index: dict[str, str]) -
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
     assert (summary["embedded"], summary["upserted"], summary["skipped"], summary["deleted"]) == (0, 0, PAIR_DOCS, 0)
+    assert (summary["projects"], summary["projects_unchanged"]) == (2, 2)  # neither project read again
+    text = run_cli("index", "--snapshot", small_index["SNAPSHOT"], env=small_index)
+    assert "of which 2 unchanged since the last run" in text.stdout, text.stdout
 
 
 def test_search_json_is_ranked_results_with_links(small_index: dict[str, str]) -> None:
@@ -128,6 +131,20 @@ def test_snapshot_with_corrupt_file(tmp_path: Path) -> None:
     (snapshot / str(SMALL) / "tables.json").write_text("{not json")
     result = run_cli("index", "--snapshot", str(snapshot), env={"QDRANT_PATH": str(tmp_path / "q")})
     assert_one_line_error(result, 7, "tables.json", "not valid JSON")
+
+
+def test_a_project_corrupted_since_the_last_run_fails_the_run_before_anything_is_written(tmp_path: Path) -> None:
+    """The unchanged project is not read; the changed one is checked before any point is written."""
+    snapshot = copy_snapshot(tmp_path / "snap", [SMALL, SECOND])
+    env = {"QDRANT_PATH": str(tmp_path / "q")}
+    assert run_cli("index", "--snapshot", str(snapshot), env=env).returncode == 0
+    before = json.loads(run_cli("status", "--json", env=env).stdout)
+    (snapshot / str(SECOND) / "tables.json").write_text("{not json")
+    result = run_cli("index", "--snapshot", str(snapshot), env=env)
+    assert_one_line_error(result, 7, f"{SECOND}", "tables.json", "not valid JSON")
+    after = json.loads(run_cli("status", "--json", env=env).stdout)
+    assert after["by_project"] == before["by_project"]
+    assert after["last_run"] == before["last_run"]
 
 
 def test_search_on_missing_index(tmp_path: Path) -> None:

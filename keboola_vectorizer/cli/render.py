@@ -81,6 +81,9 @@ def summary(data: dict[str, Any], as_json: bool) -> None:
         table.add_column(column.replace("_", " "), justify="right")
     table.add_row(*(str(data.get(c, 0)) for c in columns))
     stdout.print(table)
+    if data.get("projects_unchanged"):
+        stdout.print(f"Projects: {data['projects']}, of which {data['projects_unchanged']} unchanged since the "
+                     "last run (not read again)")
     seconds = ", ".join(f"{stage} {value:.2f}s" for stage, value in data["seconds"].items())
     stdout.print(f"Seconds per stage: {seconds}")
     if data.get("usage"):
