@@ -75,6 +75,27 @@ def test_search_json_is_ranked_results_with_links(small_index: dict[str, str]) -
     assert any(h["id"].startswith(f"{SMALL}/") for h in hits[:3])
 
 
+def test_a_search_process_leaves_with_all_its_output_and_exit_hooks(small_index: dict[str, str],
+                                                                     tmp_path: Path) -> None:
+    """A read-only command ends without the interpreter's teardown (cli/main.py): its output is still
+    whole, its log lines written, its exit hooks run, and a reader that goes away breaks nothing."""
+    hook = tmp_path / "hook-ran"
+    probe = ("import atexit, pathlib, sys; from keboola_vectorizer.cli.main import main; "
+             f"atexit.register(lambda: pathlib.Path({str(hook)!r}).write_text('yes')); "
+             "sys.argv = ['keboola-vectorizer', 'search', 'euro exchange rates', '--json', '--limit', '50']; main()")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("KBC_", "QDRANT_", "DD_"))}, **small_index}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)) > 10  # every line of a long answer arrived
+    assert "search by token" in done.stderr  # the audit line was flushed
+    assert hook.read_text() == "yes"
+    piped = subprocess.run(" ".join([*CLI, "search", "'euro exchange rates'", "--json", "--limit", "50", "|", "head",
+                                     "-c", "20"]), shell=True, capture_output=True, text=True, env=env, timeout=300)
+    assert len(piped.stdout) == 20 and "Traceback" not in piped.stderr, piped.stderr
+    missing = run_cli("search", "churn", env={"QDRANT_PATH": str(tmp_path / "none")})
+    assert missing.returncode == 10  # a failing read keeps its exit code
+
+
 def test_search_filters_restrict_results(small_index: dict[str, str]) -> None:
     result = run_cli("search", "newsletter data", "--json", "--project", str(SECOND), "--kind", "table",
                      env=small_index)

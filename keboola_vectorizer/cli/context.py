@@ -24,6 +24,10 @@ class Invocation:
     # exit, which keeps their pages in the OS cache for the next command (store/edge/page_cache.py).
     as_process: bool = False
     _settings: Settings | None = field(default=None, repr=False)
+    # What the command opened: a process that only read a store may leave without the interpreter's
+    # teardown (cli/main.py).
+    opened_to_read: bool = False
+    opened_to_write: bool = False
 
     @property
     def settings(self) -> Settings:
@@ -38,6 +42,10 @@ class Invocation:
         from keboola_vectorizer.store.factory import open_store
 
         store = open_store(self.settings, interactive=read_only)
+        if read_only:
+            self.opened_to_read = True
+        else:
+            self.opened_to_write = True
         try:
             yield store
         finally:

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 
 import click
@@ -31,17 +34,17 @@ _USAGE_ERRORS = _usage_error_types()
 
 
 def run(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None, *,
-        as_process: bool = False) -> int:
+        as_process: bool = False, invocation: Invocation | None = None) -> int:
     """Run one command line and return its exit code; `env`, when given, is the whole environment it
     sees. Foreseen failures are one line on stderr, never an exception."""
     with scoped_environment(env):
-        return _run(list(sys.argv[1:] if argv is None else argv), as_process)
+        return _run(list(sys.argv[1:] if argv is None else argv),
+                    invocation or Invocation(as_process=as_process))
 
 
-def _run(argv: list[str], as_process: bool) -> int:
+def _run(argv: list[str], invocation: Invocation) -> int:
     try:
-        code = app(args=argv, prog_name="keboola-vectorizer", obj=Invocation(as_process=as_process),
-                   standalone_mode=False)
+        code = app(args=argv, prog_name="keboola-vectorizer", obj=invocation, standalone_mode=False)
     except VectorizerError as error:
         render.error_line(error.one_line())
         return int(error.exit_code)
@@ -76,4 +79,24 @@ def _run(argv: list[str], as_process: bool) -> int:
 
 def main() -> None:
     """The console script: the command is the last thing this process does."""
-    sys.exit(run(sys.argv[1:], as_process=True))
+    invocation = Invocation(as_process=True)
+    code = run(sys.argv[1:], invocation=invocation)
+    if invocation.opened_to_read and not invocation.opened_to_write:
+        leave_after_reading(code)
+    sys.exit(code)
+
+
+def leave_after_reading(code: int) -> None:
+    """End a process that only read: exit hooks run and output is flushed, then it leaves without the
+    interpreter's teardown, which frees every object of a loaded model and index one by one (0.1-0.2 s
+    of a 1.3 s cold search). Not while another thread still works: that one is waited for as usual."""
+    if any(thread.is_alive() and not thread.daemon for thread in threading.enumerate()
+           if thread is not threading.main_thread()):
+        return
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # the reader went away (`| head`) or a stream is closed
+        pass
+    os._exit(code)
