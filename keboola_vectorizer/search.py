@@ -23,10 +23,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keboola_vectorizer import ids
-from keboola_vectorizer.embedding.base import Embedder
 from keboola_vectorizer.errors import EmptyIndexError
 from keboola_vectorizer.ranking import stages
 from keboola_vectorizer.ranking.confidence import explanation, match_confidence, word_coverage
@@ -43,6 +42,9 @@ from keboola_vectorizer.store.base import (
     VectorStore,
 )
 from keboola_vectorizer.vectors import bm25
+
+if TYPE_CHECKING:  # the model's runtime (numpy) is loaded only by a search that embeds
+    from keboola_vectorizer.embedding.base import Embedder
 
 SNIPPET_CHARS = 180
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "sparse")

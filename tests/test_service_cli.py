@@ -43,6 +43,21 @@ def test_service_search_prints_what_a_local_search_prints(service_index: Path, s
     assert text.returncode == 0 and "daily_revenue" in text.stdout and "Results for" in text.stdout
 
 
+def test_a_search_through_the_service_loads_no_model_runtime(service_url: str) -> None:
+    """The CLI only asks the service: neither numpy nor a model runtime is imported, and the process
+    leaves with its whole answer (cli/main.py)."""
+    probe = ("import sys; from keboola_vectorizer.cli.main import run; "
+             f"code = run(['search', {REVENUE_QUESTION!r}, '--json']); sys.stdout.flush(); "
+             "print('MODULES', code, *(m in sys.modules for m in ('numpy', 'onnxruntime', 'torch')),"
+             " file=sys.stderr)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KV_", "QDRANT_"))}
+    done = subprocess.run([sys.executable, "-c", probe], env={**env, "KV_SERVICE_URL": service_url},
+                          capture_output=True, text=True, timeout=300)
+    line = next(x for x in done.stderr.splitlines() if x.startswith("MODULES"))
+    assert line == "MODULES 0 False False False", line
+    assert json.loads(done.stdout)[0]["id"] == REVENUE_TABLE
+
+
 def test_service_search_errors_keep_the_exit_codes(service_url: str, tmp_path: Path, embedder: Any) -> None:
     empty = _cli("search", "  ", KV_SERVICE_URL=service_url)
     assert empty.returncode == 3 and empty.stderr.count("\n") == 1

@@ -24,8 +24,8 @@ class Invocation:
     # exit, which keeps their pages in the OS cache for the next command (store/edge/page_cache.py).
     as_process: bool = False
     _settings: Settings | None = field(default=None, repr=False)
-    # What the command opened: a process that only read a store may leave without the interpreter's
-    # teardown (cli/main.py).
+    # What the command opened (a store, or the search service to read through): a process that only
+    # read may leave without the interpreter's teardown (cli/main.py).
     opened_to_read: bool = False
     opened_to_write: bool = False
 

@@ -83,6 +83,7 @@ def _search_via_service(inv: Invocation, query: str, filters: SearchFilters, mod
     if filters.branches:
         raise ConfigError("--branch is not offered by the search service", "unset KV_SERVICE_URL to use it")
     settings = inv.settings
+    inv.opened_to_read = True
     key = settings.kv_api_key.get_secret_value() if settings.kv_api_key else None
     return search_via_service(str(settings.kv_service_url), key, query, filters=filters, mode=mode, limit=limit,
                               timeout=settings.kv_service_timeout, explain=explain)
