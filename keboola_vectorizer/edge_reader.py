@@ -54,7 +54,7 @@ def edge_stamp(collection_dir: Path) -> EdgeStamp | None:
         return None
     digest = hashlib.sha256(generation.encode())
     newest = 0.0
-    paths = sorted(p for p in gen_dir.rglob("*") if p.is_file())
+    paths = sorted(p for p in gen_dir.rglob("*") if p.is_file() and not _rewritten_by_reading(p))
     state = collection_dir / "state.json"
     for path in [*paths, state] if state.is_file() else paths:
         try:
@@ -65,6 +65,17 @@ def edge_stamp(collection_dir: Path) -> EdgeStamp | None:
         digest.update(f"{path.name}:{info.st_size}:{info.st_mtime_ns}\n".encode())
         newest = max(newest, info.st_mtime)
     return EdgeStamp(generation, digest.hexdigest(), newest)
+
+
+def _rewritten_by_reading(path: Path) -> bool:
+    """Files a read-only load of the shard writes back (their mtime moves): the shard's config, the
+    flag files of payload indexes and deleted points, and the mmap trackers of small segments. They
+    are left out of the stamp, so a local `search` does not make a running service copy the index
+    again. A real write still shows: every write goes through the WAL first, and the WAL, the
+    segments' `segment.json` and id trackers stay in the stamp."""
+    name = path.name
+    return (name in ("edge_config.json", "deleted.dat", "tracker.dat")
+            or (name.startswith("flags_") and name.endswith(".dat")))
 
 
 READERS_DIR = ".readers"  # beside the collections under QDRANT_PATH: same disk, never a tmpfs in RAM

@@ -262,3 +262,31 @@ def test_concurrent_searches_run_the_model_at_once_and_answer_as_alone(mini_inde
             together = list(pool.map(lambda q: [r["id"] for r in warm.search(q, limit=5)["results"]], queries))
     assert together == alone
     assert slow.most >= 2  # the store lock is not held across the model call
+
+
+def test_a_local_read_does_not_change_the_served_stamp_but_a_write_does(mini_index_copy: Path, embedder) -> None:
+    """A read-only shard load rewrites some files unchanged; a running service must not copy the
+    index again for that, and must for a delete made directly through the store. (The first load
+    after a write also folds the segments' tracker journals in: that one counts as the write's.)"""
+    from keboola_vectorizer.edge_reader import edge_stamp
+    from keboola_vectorizer.store.base import DEFAULT_COLLECTION
+
+    def local_search() -> None:
+        reading = subprocess.run(
+            [sys.executable, "-m", "keboola_vectorizer.cli", "search", REVENUE_QUESTION, "--json"],
+            env={**{k: v for k, v in os.environ.items() if not k.startswith(("KV_", "QDRANT_"))},
+                 "QDRANT_PATH": str(mini_index_copy), "HF_HUB_OFFLINE": "1"},
+            capture_output=True, text=True, timeout=300)
+        assert reading.returncode == 0, reading.stderr
+
+    collection_dir = mini_index_copy / DEFAULT_COLLECTION
+    local_search()
+    before = edge_stamp(collection_dir)
+    local_search()
+    assert edge_stamp(collection_dir) == before
+    store = EdgeStore(mini_index_copy)
+    try:
+        store.delete([REVENUE_TABLE])
+    finally:
+        store.close()
+    assert edge_stamp(collection_dir) != before
