@@ -160,8 +160,8 @@ def main() -> None:
         cold_env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
         remote_env = {**cold_env, "KV_SERVICE_URL": base_url, "QDRANT_PATH": str(work / "unused")}
         timings: dict[str, list[float]] = {"through_service": [], "local": []}
-        # One kind after the other, not interleaved: a local read-only load rewrites some shard files
-        # (edge_config.json, payload-index flags), and the service then reloads its reader copy.
+        # One kind after the other, not interleaved: each kind's cost alone (the first local load after
+        # the service's copy still folds tracker journals in, which the service reloads for once).
         for name, run_env in (("through_service", remote_env), ("local", cold_env)):
             for i in range(args.cli_runs + 1):
                 started = time.perf_counter()
