@@ -69,6 +69,13 @@ class RunSummary:
     started_at: str = ""
     finished_at: str = ""
 
+    def add_project(self, project_id: int, counts: dict[str, int]) -> None:
+        """One project's counts (extracted, embedded, ...: this summary's own fields) into the totals."""
+        for key, value in counts.items():
+            setattr(self, key, getattr(self, key) + value)
+        self.projects += 1
+        self.per_project[str(project_id)] = dict(counts)
+
     def add_time(self, stage: str, seconds: float) -> None:
         self.seconds[stage] = round(self.seconds.get(stage, 0.0) + seconds, 4)
 
@@ -235,11 +242,8 @@ def run_index(
                 documents_count = unchanged[entry.id]
                 run.counts = {"extracted": documents_count, "embedded": 0, "skipped": documents_count,
                               "deleted": 0, "upserted": 0, "payload_updated": 0}
-                summary.extracted += documents_count
-                summary.skipped += documents_count
-                summary.projects += 1
+                summary.add_project(entry.id, run.counts)
                 summary.projects_unchanged += 1
-                summary.per_project[str(entry.id)] = dict(run.counts)
                 progress("projects", 1, None)
                 run.finish()
                 continue
@@ -264,14 +268,7 @@ def run_index(
             run.counts = {"extracted": len(documents), "embedded": len(changed),
                           "skipped": len(documents) - len(changed), "deleted": len(diff.stale),
                           "upserted": len(changed), "payload_updated": len(diff.payload_only)}
-            summary.extracted += len(documents)
-            summary.embedded += len(changed)
-            summary.skipped += len(documents) - len(changed)
-            summary.upserted += len(changed)
-            summary.deleted += len(diff.stale)
-            summary.payload_updated += len(diff.payload_only)
-            summary.projects += 1
-            summary.per_project[str(project.id)] = dict(run.counts)
+            summary.add_project(project.id, run.counts)
             stored_sources[str(project.id)] = {"digest": digests[entry.id],
                                                "documents": len({d.id for d in documents})}
             progress("projects", 1, None)
@@ -308,7 +305,8 @@ def _unchanged_projects(snapshot: Snapshot, store: VectorStore, selected: list[P
                         digests: Mapping[int, str], validate: bool) -> dict[int, int]:
     """The projects to skip, with their document counts; the others are checked (with `validate`)
     and their recorded sources forgotten before anything is written."""
-    sources = store.read_state().get(SOURCES_KEY)
+    state = store.read_state()
+    sources = state.get(SOURCES_KEY)
     recorded: dict[str, Any] = dict(sources) if isinstance(sources, dict) else {}
     unchanged = {entry.id: recorded[str(entry.id)]["documents"] for entry in selected
                  if _unchanged(store, entry.id, digests[entry.id], recorded.get(str(entry.id)))}
@@ -319,8 +317,7 @@ def _unchanged_projects(snapshot: Snapshot, store: VectorStore, selected: list[P
     if forget:
         # Forgotten before their points change: should this run fail half-way and the files then
         # go back to what was recorded, the half-written project must not pass as unchanged.
-        store.write_state({**store.read_state(),
-                           SOURCES_KEY: {key: value for key, value in recorded.items() if key not in forget}})
+        store.write_state({**state, SOURCES_KEY: {key: value for key, value in recorded.items() if key not in forget}})
     return unchanged
 
 

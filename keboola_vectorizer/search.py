@@ -285,7 +285,7 @@ def search(store: VectorStore, embedder: Callable[[], Embedder], query: str, *,
                           asked_parts=asked_parts)
     ranked, _ = stages.apply(query, ranked, ranking, fetch, notes, intent)
     if ranking.shadowed_parts_last:
-        ranked = shadowed_parts_last(ranked, asked_parts, int(ranking.shadow_keep))
+        ranked = shadowed_parts_last(ranked, asked_parts, ranking.shadow_keep)
     ranked = [h for h in ranked if not kinds or h.payload.get("kind") in kinds][:limit]
     payloads = {hit.document_id: hit.payload for hit in store.retrieve([hit.document_id for hit in ranked])}
     results = []

@@ -119,8 +119,11 @@ def ranking_from(overrides: list[str]) -> Ranking:
             continue
         name, _, value = override.partition("=")
         current = getattr(ranking, name)
-        ranking = replace(ranking, **{name: (value.lower() in ("1", "true")) if isinstance(current, bool)
-                                      else float(value)})
+        if isinstance(current, bool):
+            parsed: bool | int | float = value.lower() in ("1", "true")
+        else:
+            parsed = int(value) if isinstance(current, int) else float(value)
+        ranking = replace(ranking, **{name: parsed})
     return ranking
 
 

@@ -148,7 +148,7 @@ def test_a_tables_further_columns_step_behind_the_next_table() -> None:
                  column("quantity", 0.06), Hit(REFUNDS, 0.05, payloads()[REFUNDS])]
         ranked = sorted(found, key=lambda h: -h.score)
         if ranking.shadowed_parts_last:
-            ranked = shadowed_parts_last(ranked, asked, int(ranking.shadow_keep))
+            ranked = shadowed_parts_last(ranked, asked, ranking.shadow_keep)
         return [h.document_id.rsplit(".", 1)[-1] for h in ranked]
 
     assert order(frozenset(), stages.Ranking()) == ["order_items", "amount", "refunds", "price", "quantity"]

@@ -35,7 +35,7 @@ class Ranking:
     # a part ranked below its own whole moves behind every other candidate, unless its kind was asked
     # for or it is among the first `shadow_keep` such parts of that whole
     shadowed_parts_last: bool = True
-    shadow_keep: float = 1
+    shadow_keep: int = 1
 
 
 BASELINE = Ranking(part_decay=0.0, whole_leads=False, identity_weight=0.0, kind_prior=0.0, flow_share=0.0,
