@@ -10,7 +10,7 @@ from keboola_vectorizer.evaluate import METRICS, score_ranking
 from keboola_vectorizer.ranking import stages
 from keboola_vectorizer.ranking.confidence import explain_line, no_good_match
 from keboola_vectorizer.ranking.fusion import fuse
-from keboola_vectorizer.ranking.identity import EXACT, IdentityMatcher
+from keboola_vectorizer.ranking.identity import EXACT, EXACT_BUT_KIND, IdentityMatcher
 from keboola_vectorizer.ranking.intent import detect
 from keboola_vectorizer.search import rerank, shadowed_parts_last
 from keboola_vectorizer.store.base import Hit
@@ -22,6 +22,11 @@ BUILDER = "1/configuration/keboola.snowflake-transformation/11"
 READER = "1/configuration/keboola.wr-db/12"
 EXTRACTOR = "1/configuration/keboola.ex-shop/13"
 FLOW = "1/configuration/keboola.orchestrator/14"
+SCHEDULE = "1/configuration/keboola.scheduler/15"
+SOURCE_TABLE = "1/table/in.c-shop.shop_orders_source"
+NAMED_BUILDER = "1/configuration/keboola.python-transformation-v2/16"
+CHECKER = "1/configuration/keboola.data-apps/17"
+CHECKER_FLOW = "1/configuration/keboola.flow/18"
 
 
 def payloads() -> dict[str, dict[str, Any]]:
@@ -40,6 +45,16 @@ def payloads() -> dict[str, dict[str, Any]]:
                     "component_type": "extractor", "configuration_id": "13"},
         FLOW: {"kind": "configuration", "name": "Nightly", "project_id": 1, "component_type": "flow",
                "configuration_id": "14", "flow_tasks": [EXTRACTOR, BUILDER]},
+        SCHEDULE: {"kind": "configuration", "name": "Schedule: Nightly", "project_id": 1, "component_type": "other",
+                   "configuration_id": "15"},
+        SOURCE_TABLE: {"kind": "table", "name": "shop_orders_source", "project_id": 1,
+                       "table_id": "in.c-shop.shop_orders_source", "bucket_id": "in.c-shop"},
+        NAMED_BUILDER: {"kind": "configuration", "name": "Order items", "project_id": 1,
+                        "component_type": "transformation", "configuration_id": "16"},
+        CHECKER: {"kind": "configuration", "name": "Created order items checker", "project_id": 1,
+                  "component_type": "application", "configuration_id": "17"},
+        CHECKER_FLOW: {"kind": "configuration", "name": "Checks", "project_id": 1, "component_type": "flow",
+                       "configuration_id": "18", "flow_tasks": [CHECKER]},
     }
 
 
@@ -67,6 +82,17 @@ def test_identity_exact_name_and_id_win_one_shared_word_does_not() -> None:
     assert IdentityMatcher("how many refunds were issued last month", []).strength(payloads()[REFUNDS]) == 0.0
     contained = IdentityMatcher("totals of the order items by day", list(payloads().values()))
     assert 0.0 < contained.strength(payloads()[ORDERS]) < EXACT
+
+
+def test_the_literal_name_beats_the_same_name_with_a_kind_word() -> None:
+    """Kind words are set aside to match "the billing extractor" to "Billing", but the object whose
+    name is literally the question wins: "nightly" is the flow, "schedule nightly" its scheduler."""
+    candidates = list(payloads().values())
+    assert IdentityMatcher("nightly", candidates).strength(payloads()[FLOW]) == EXACT
+    assert IdentityMatcher("nightly", candidates).strength(payloads()[SCHEDULE]) == EXACT_BUT_KIND
+    assert IdentityMatcher("schedule nightly", candidates).strength(payloads()[SCHEDULE]) == EXACT
+    assert IdentityMatcher("schedule nightly", candidates).strength(payloads()[FLOW]) == EXACT_BUT_KIND
+    assert ranked_ids("nightly", {SCHEDULE: 0.052, FLOW: 0.05})[0] == FLOW
 
 
 def test_exact_name_comes_first_from_behind() -> None:
@@ -98,6 +124,21 @@ def test_lineage_questions_rank_the_producers_and_consumers_of_the_named_table()
 def test_flows_are_found_by_what_they_run() -> None:
     ids = ranked_ids("which flow runs shop orders source", {EXTRACTOR: 0.09, REFUNDS: 0.06, FLOW: 0.03})
     assert ids[:2] == [FLOW, EXTRACTOR]
+    # A table called like the task is what the question is about, not what it asks for.
+    ids = ranked_ids("which flow runs shop orders source",
+                     {SOURCE_TABLE: 0.12, EXTRACTOR: 0.09, REFUNDS: 0.06, FLOW: 0.03})
+    assert ids[:3] == [FLOW, SOURCE_TABLE, EXTRACTOR]
+
+
+def test_lineage_answers_lead_everything_the_question_names() -> None:
+    # The transformation called like the table is named too, and a configuration as asked: still
+    # the table's reader answers "which configurations read order items".
+    down = ranked_ids("which configurations read order items", {NAMED_BUILDER: 0.10, ORDERS: 0.09})
+    assert down[0] == READER
+    # A lineage word inside a clearer name ("Created ... checker") does not make the table an anchor.
+    ids = ranked_ids("which flow runs created order items checker",
+                     {CHECKER: 0.10, ORDERS: 0.09, CHECKER_FLOW: 0.03})
+    assert ids[0] == CHECKER_FLOW and BUILDER not in ids
 
 
 def test_joint_project_evidence_prefers_the_project_holding_several_matches() -> None:

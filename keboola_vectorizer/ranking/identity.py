@@ -13,10 +13,13 @@ import math
 from collections import Counter
 from typing import Any
 
-from keboola_vectorizer.ranking.intent import KIND_WORDS, QUESTION_WORDS
+from keboola_vectorizer.ranking.intent import KIND_WORDS, QUESTION_WORDS, VERB_WORDS
 from keboola_vectorizer.ranking.words import content_words, is_code_like, words
 
-EXACT = 1.0  # the question is the name (kind words and function words aside), or holds the object's id
+EXACT = 1.0  # the question is the name (function words aside), or holds the object's id
+# The question is the name once kind words are set aside on both sides: "newsletter stats" is the flow
+# of that name exactly, and only this much the scheduler "Schedule newsletter stats".
+EXACT_BUT_KIND = 0.9
 CONTAINS = 0.6  # the question holds the whole name (two words or more) or nearly is the name
 NEAR = 0.75  # share of the name's (rarity-weighted) words, and of the question's, that "nearly" needs
 
@@ -46,6 +49,7 @@ class IdentityMatcher:
         self.query_words = set(words(query))
         self.query_sequence = content_words(query, QUESTION_WORDS)
         self.query_content = set(self.query_sequence)
+        self.query_literal = set(content_words(query, VERB_WORDS))
         names = [set(name_words(p)) for p in payloads]
         frequency = Counter(w for name in names for w in name)
         total = max(len(names), 1)
@@ -67,7 +71,9 @@ class IdentityMatcher:
         # How much of the question the name accounts for: 1 when the question is just the name.
         said = sum(1 for w in self.query_content if w in name) / len(self.query_content)
         if covered >= 0.999 and said >= 0.999:
-            return EXACT
+            literal = {w for w in content_words(str(payload.get("name") or ""), VERB_WORDS)
+                       if not is_code_like(w) or w in self.query_words}
+            return EXACT if literal == self.query_literal else EXACT_BUT_KIND
         if len(name) >= 2 and _contiguous(name, self.query_sequence):
             return CONTAINS  # the whole name, several words long and in order, inside a longer question
         if covered >= NEAR and said >= NEAR:

@@ -50,9 +50,10 @@ DOWNSTREAM = frozenset({"read", "reads", "use", "used", "uses", "using", "consum
 # Folded the same way as the query, so "feeds" meets "feed".
 UPSTREAM_FOLDED = frozenset(" ".join(words(t)) for t in UPSTREAM)
 DOWNSTREAM_FOLDED = frozenset(" ".join(words(t)) for t in DOWNSTREAM)
-# Words that say what is asked, not which object: identity matching ignores them.
-QUESTION_WORDS = KIND_WORDS | frozenset(w for t in UPSTREAM | DOWNSTREAM for w in words(t)) | frozenset(
+# Words that say what is asked of an object, not which: identity matching ignores them, and kind words.
+VERB_WORDS = frozenset(w for t in UPSTREAM | DOWNSTREAM for w in words(t)) | frozenset(
     {"run", "runs", "running", "ran", "contain", "contains"})
+QUESTION_WORDS = KIND_WORDS | VERB_WORDS
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 Weights are round values chosen for what they mean, then checked on every question set (none was
 fitted to one): an exact name adds the top candidate's whole score (so it comes first unless several
-objects share the name); a matching kind is a 30% prior; a flow gains a third of the best task it
-runs; a project's joint evidence scales by at most 1.25; lineage answers go just above their table.
+objects share the name; nine tenths of it when the names differ by a kind word only); a matching kind
+is a 30% prior; a flow gains a third of the best task it runs; a project's joint evidence scales by at
+most 1.25; lineage answers, and a flow running the task a question names, go just above their anchor
+and above whatever else the question names (it is the subject, they are the answer).
 After them (search.py), a table keeps its best column right behind it and its further columns step
 behind every other candidate: they repeat what the table shows, and a question that needs several
 tables needs the next table more than a third column of the first.
@@ -15,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from keboola_vectorizer.ranking import evidence
-from keboola_vectorizer.ranking.identity import EXACT, IdentityMatcher
+from keboola_vectorizer.ranking.identity import EXACT_BUT_KIND, IdentityMatcher
 from keboola_vectorizer.ranking.intent import Intent, detect
 from keboola_vectorizer.store.base import Hit
 
@@ -50,6 +52,13 @@ def _named(ranked: list[Hit], identity: dict[str, float], minimum: float,
     return [h for h in found if identity[h.document_id] == strongest]
 
 
+def _named_top(ranked: list[Hit], identity: dict[str, float], minimum: float, but: str | None = None) -> float:
+    """The best score among objects the question names (flows aside when `but` is "flow"): what a
+    flow or lineage answer about them must rank above."""
+    return max((h.score for h in ranked if identity.get(h.document_id, 0.0) >= minimum
+                and not (but == "flow" and h.payload.get("component_type") == "flow")), default=0.0)
+
+
 def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list[str]], list[Hit]],
           notes: dict[str, dict], intent: Intent | None = None) -> tuple[list[Hit], Intent]:
     """Identity, kind prior, flow credit, joint evidence, lineage; best first (`intent`: the query's,
@@ -67,7 +76,7 @@ def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list
             if hit.payload.get("kind") in PARTS and hit.payload.get("kind") not in intent.kinds:
                 continue
             strength = matcher.strength(hit.payload)
-            if hit.payload.get("kind") == "bucket" and strength < EXACT:
+            if hit.payload.get("kind") == "bucket" and strength < EXACT_BUT_KIND:
                 # A bucket named inside a longer question ("... of the student club") is its scope, not
                 # its answer: the bucket ranks first only when it is all the question says.
                 continue
@@ -84,10 +93,15 @@ def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list
     if ranking.flow_share > 0 and "flow" in intent.kinds:
         anchors = _named(ranked, identity, ranking.anchor_min, lambda h: h.payload.get("kind") == "configuration"
                          and h.payload.get("component_type") != "flow")
-        evidence.flow_credit(ranked, ranking.flow_share, anchors, ranking.lineage_lead, notes)
+        evidence.flow_credit(ranked, ranking.flow_share, anchors, ranking.lineage_lead, notes,
+                             _named_top(ranked, identity, ranking.anchor_min, "flow"))
     evidence.project_evidence(ranked, ranking.project_weight, notes)
     if ranking.lineage_lead > 0 and intent.lineage:
-        anchors = _named(ranked, identity, ranking.anchor_min, lambda h: h.payload.get("kind") == "table")
+        # The anchor is what the question names most clearly: a table named less clearly than
+        # something else ("... checker of the sms campaign" names the checker) is not the subject.
+        anchor_min = max([ranking.anchor_min, *identity.values()])
+        anchors = _named(ranked, identity, anchor_min, lambda h: h.payload.get("kind") == "table")
         if anchors:
-            ranked = evidence.lineage_answers(ranked, anchors, intent.lineage, ranking.lineage_lead, fetch, notes)
+            ranked = evidence.lineage_answers(ranked, anchors, intent.lineage, ranking.lineage_lead, fetch, notes,
+                                              _named_top(ranked, identity, ranking.anchor_min))
     return sorted(ranked, key=lambda h: (-h.score, h.document_id)), intent
