@@ -8,7 +8,7 @@ from typing import Any
 from keboola_vectorizer.eval_stats import bootstrap_interval, compare_rankings
 from keboola_vectorizer.evaluate import METRICS, score_ranking
 from keboola_vectorizer.ranking import stages
-from keboola_vectorizer.ranking.confidence import explain_line, no_good_match
+from keboola_vectorizer.ranking.confidence import explain_line, match_confidence, no_good_match
 from keboola_vectorizer.ranking.fusion import fuse
 from keboola_vectorizer.ranking.identity import EXACT, EXACT_BUT_KIND, IdentityMatcher
 from keboola_vectorizer.ranking.intent import detect
@@ -139,6 +139,18 @@ def test_lineage_answers_lead_everything_the_question_names() -> None:
     ids = ranked_ids("which flow runs created order items checker",
                      {CHECKER: 0.10, ORDERS: 0.09, CHECKER_FLOW: 0.03})
     assert ids[0] == CHECKER_FLOW and BUILDER not in ids
+
+
+def test_an_answer_found_through_a_named_object_is_confident() -> None:
+    notes: dict[str, dict] = {}
+    stages.apply("which configurations read order items", hits({ORDERS: 0.09}), stages.Ranking(),
+                 fetch_from_fixture, notes)
+    assert notes[READER]["anchor"] == ORDERS
+    assert match_confidence(notes[READER], notes) == 1.0  # fetched through the lineage: no cosine of its own
+    notes = {FLOW: {"dense_score": 0.2}, EXTRACTOR: {"dense_score": 0.5}}
+    stages.apply("which flow runs shop orders source", hits({EXTRACTOR: 0.09, FLOW: 0.03}), stages.Ranking(),
+                 fetch_from_fixture, notes)
+    assert notes[FLOW]["anchor"] == EXTRACTOR and match_confidence(notes[FLOW], notes) >= 0.9
 
 
 def test_joint_project_evidence_prefers_the_project_holding_several_matches() -> None:

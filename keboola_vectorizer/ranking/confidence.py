@@ -9,7 +9,8 @@ questions with their answers removed, each question set weighing the same, and c
 set out in turn (sample organisation, BIRD and the demo organisation's questions); the intercept puts
 the "no good match" line where it fires on about one answered question in ten.
 `scripts/eval_all.py --confidence` prints both fire rates per set. A result the question names
-(identity) is confident.
+(identity) is confident, and so is an answer found through a name (the flow running the named task,
+the readers of the named table).
 """
 
 from __future__ import annotations
@@ -55,12 +56,13 @@ def _standout(cosine: float, notes: dict[str, dict]) -> float:
 def match_confidence(note: dict[str, Any], notes: dict[str, dict], coverage: float = 0.0) -> float | None:
     """0-1, or None when the search had no dense retriever (sparse mode)."""
     cosine = _cosine(note, notes)
+    named = max(note.get("identity", 0.0), note.get("anchor_identity", 0.0)) >= IDENTITY_CONFIDENT
     if cosine is None:
-        return 1.0 if note.get("identity", 0.0) >= IDENTITY_CONFIDENT else None
+        return 1.0 if named else None
     odds = (INTERCEPT + COSINE_WEIGHT * cosine + STANDOUT_WEIGHT * _standout(cosine, notes)
             + COVERAGE_WEIGHT * coverage)
     confidence = round(1.0 / (1.0 + math.exp(-odds)), 4)
-    return max(0.9, confidence) if note.get("identity", 0.0) >= IDENTITY_CONFIDENT else confidence
+    return max(0.9, confidence) if named else confidence
 
 
 def explanation(note: dict[str, Any], notes: dict[str, dict]) -> dict[str, Any]:

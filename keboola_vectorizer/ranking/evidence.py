@@ -59,7 +59,7 @@ def flow_credit(ranked: list[Hit], share: float, anchors: list[Hit], lead: float
         if named:
             score, task = max(named)
             hit.score = max(hit.score, score * lift * lead)
-            notes.setdefault(hit.document_id, {})["runs"] = task
+            notes.setdefault(hit.document_id, {}).update(runs=task, anchor=task)
             continue
         runs = [(by_id[t], t) for t in tasks if t in by_id]
         if runs:
@@ -95,5 +95,6 @@ def lineage_answers(ranked: list[Hit], anchors: list[Hit], direction: str, lead:
             continue
         # Above the anchor and what else the question names, in their anchors' order, then their own.
         hit.score = anchor.score * lift * lead * (1.0 + 0.01 * hit.score / top_own)
-        notes.setdefault(doc_id, {})["lineage"] = f"{verb} {anchor.payload.get('table_id') or anchor.document_id}"
+        notes.setdefault(doc_id, {}).update(lineage=f"{verb} {anchor.payload.get('table_id') or anchor.document_id}",
+                                            anchor=anchor.document_id)
     return ranked

@@ -104,4 +104,7 @@ def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list
         if anchors:
             ranked = evidence.lineage_answers(ranked, anchors, intent.lineage, ranking.lineage_lead, fetch, notes,
                                               _named_top(ranked, identity, ranking.anchor_min))
+    for note in notes.values():
+        if "anchor" in note:  # an answer found through what the question names is as sure as that name
+            note["anchor_identity"] = identity.get(note["anchor"], 0.0)
     return sorted(ranked, key=lambda h: (-h.score, h.document_id)), intent
