@@ -27,6 +27,7 @@ SOURCE_TABLE = "1/table/in.c-shop.shop_orders_source"
 NAMED_BUILDER = "1/configuration/keboola.python-transformation-v2/16"
 CHECKER = "1/configuration/keboola.data-apps/17"
 CHECKER_FLOW = "1/configuration/keboola.flow/18"
+BUCKET = "1/bucket/in.c-shop"
 
 
 def payloads() -> dict[str, dict[str, Any]]:
@@ -55,6 +56,7 @@ def payloads() -> dict[str, dict[str, Any]]:
                   "component_type": "application", "configuration_id": "17"},
         CHECKER_FLOW: {"kind": "configuration", "name": "Checks", "project_id": 1, "component_type": "flow",
                        "configuration_id": "18", "flow_tasks": [CHECKER]},
+        BUCKET: {"kind": "bucket", "name": "shop", "project_id": 1, "bucket_id": "in.c-shop"},
     }
 
 
@@ -93,6 +95,18 @@ def test_the_literal_name_beats_the_same_name_with_a_kind_word() -> None:
     assert IdentityMatcher("schedule nightly", candidates).strength(payloads()[SCHEDULE]) == EXACT
     assert IdentityMatcher("schedule nightly", candidates).strength(payloads()[FLOW]) == EXACT_BUT_KIND
     assert ranked_ids("nightly", {SCHEDULE: 0.052, FLOW: 0.05})[0] == FLOW
+
+
+def test_a_named_object_of_another_kind_than_asked_gives_way_to_the_asked_kind() -> None:
+    # Both are called "shop orders source"; the question asks for the extractor.
+    scores = {SOURCE_TABLE: 0.09, EXTRACTOR: 0.05}
+    assert ranked_ids("the extractor shop orders source", scores)[0] == EXTRACTOR
+    assert ranked_ids("the extractor shop orders source", scores, stages.Ranking(other_kind_identity=1.0))[0] \
+        == SOURCE_TABLE
+    # A bucket is the answer when it is all the question says, "bucket" aside; else it is the scope.
+    assert ranked_ids("the extractor for shop", {BUCKET: 0.06, EXTRACTOR: 0.05})[0] == EXTRACTOR
+    assert ranked_ids("the shop bucket", {BUCKET: 0.04, EXTRACTOR: 0.05})[0] == BUCKET
+    assert ranked_ids("shop", {BUCKET: 0.04, EXTRACTOR: 0.05})[0] == BUCKET
 
 
 def test_exact_name_comes_first_from_behind() -> None:

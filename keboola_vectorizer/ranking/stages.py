@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from keboola_vectorizer.ranking import evidence
-from keboola_vectorizer.ranking.identity import EXACT_BUT_KIND, IdentityMatcher
+from keboola_vectorizer.ranking.identity import EXACT, EXACT_BUT_KIND, IdentityMatcher
 from keboola_vectorizer.ranking.intent import Intent, detect
 from keboola_vectorizer.store.base import Hit
 
@@ -30,6 +30,7 @@ class Ranking:
     whole_leads: bool = True  # a table is never behind its own best column
     identity_weight: float = 1.0  # x strength x the top score
     kind_prior: float = 0.3
+    other_kind_identity: float = 0.5  # share of the identity boost for a named object of a kind not asked for
     flow_share: float = 0.33
     project_weight: float = 0.25
     lineage_lead: float = 1.05  # lineage answers score this much above their anchor table
@@ -68,6 +69,7 @@ def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list
         return ranked, intent
     top = max(h.score for h in ranked)
     identity: dict[str, float] = {}
+    subject_boost: dict[str, float] = {}  # identity boosts of named objects of a kind not asked for
     if ranking.identity_weight > 0:
         matcher = IdentityMatcher(query, [h.payload for h in ranked])
         for hit in ranked:
@@ -76,13 +78,17 @@ def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list
             if hit.payload.get("kind") in PARTS and hit.payload.get("kind") not in intent.kinds:
                 continue
             strength = matcher.strength(hit.payload)
-            if hit.payload.get("kind") == "bucket" and strength < EXACT_BUT_KIND:
-                # A bucket named inside a longer question ("... of the student club") is its scope, not
-                # its answer: the bucket ranks first only when it is all the question says.
+            if hit.payload.get("kind") == "bucket" and strength < (EXACT_BUT_KIND if "bucket" in intent.kinds
+                                                                   else EXACT):
+                # A bucket named inside a longer question ("... of the student club", "the extractor for
+                # shopify") is its scope, not its answer: the bucket ranks first only when it is all the
+                # question says, "bucket" aside.
                 continue
             if strength > 0:
                 identity[hit.document_id] = strength
                 hit.score += ranking.identity_weight * strength * top
+                if intent.kinds and not intent.matches(hit.payload):
+                    subject_boost[hit.document_id] = ranking.identity_weight * strength * top
                 notes.setdefault(hit.document_id, {})["identity"] = round(strength, 3)
     if ranking.kind_prior > 0 and intent.kinds:
         for hit in ranked:
@@ -104,6 +110,15 @@ def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list
         if anchors:
             ranked = evidence.lineage_answers(ranked, anchors, intent.lineage, ranking.lineage_lead, fetch, notes,
                                               _named_top(ranked, identity, ranking.anchor_min))
+    # Named, but not of the kind asked for ("the stripe charges row", "which flow runs X"): the name
+    # is the answer's subject, and it keeps only a share of its boost once the stages above have
+    # placed the answers they find through it (which lead its full score).
+    by_id = {hit.document_id: hit for hit in ranked}
+    for doc_id, boost in subject_boost.items():
+        if "anchor" in notes.get(doc_id, {}):
+            continue  # placed as an answer: "what produces the X table" asks for it, "table" aside
+        factor = notes.get(doc_id, {}).get("project_evidence", 1.0)
+        by_id[doc_id].score -= (1.0 - ranking.other_kind_identity) * boost * factor
     for note in notes.values():
         if "anchor" in note:  # an answer found through what the question names is as sure as that name
             note["anchor_identity"] = identity.get(note["anchor"], 0.0)
