@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextvars
 import re
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -57,6 +58,7 @@ PART_SHARE = {"column": (0.5, "table"), "configuration_row": (0.3, "configuratio
 PART_WEIGHT = {"column": 0.85, "configuration_row": 0.85}  # a part's score relative to an equal whole
 SIBLING_DECAY = 0.7  # each further part of the same whole counts this much less
 POOL = 100  # candidates re-ranked per search (at least 3x the limit)
+RUNTIME_IMPORT_WAIT_S = 5.0  # longest the store's open waits for the model runtime's imports
 # What re-ranking reads of a candidate; full payloads (text included) are fetched for the results only.
 RANK_FIELDS = ("kind", "project_id", "table_id", "parent_id", "bucket_id", "name", "component_type",
                "configuration_id", "produced_by", "consumed_by", "flow_tasks")
@@ -133,13 +135,30 @@ def query_vectors(query: str, mode: SearchMode, embedder: Callable[[], Embedder]
 def query_vector_aside(embedder: Callable[[], Embedder], query: str,
                        mode: SearchMode) -> Iterator[Callable[[], list[float] | None]]:
     """The query's dense vector, made on a second thread while the caller opens the store: a cold
-    process then loads the model session and the index at once (neither holds the GIL while it
-    loads). Yields a callable that returns the vector, raising what embedding raised."""
+    process then loads the model session and the index at once. Yields a callable that returns the
+    vector, raising what embedding raised.
+
+    The index's load holds the GIL (Qdrant Edge) and the session's load does not (ONNX Runtime), so
+    the caller goes on only once the thread has imported the model runtime: the session then loads
+    while the index does, instead of the imports waiting for the index."""
     if mode == "sparse":
         yield lambda: None
         return
+    imported = threading.Event()
+
+    def vector() -> list[float]:
+        try:
+            model = embedder()
+            load_runtime = getattr(model, "load_runtime", None)
+            if load_runtime is not None:
+                load_runtime()
+        finally:
+            imported.set()
+        return model.embed_query(query).tolist()
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-vector") as pool:
-        future = pool.submit(contextvars.copy_context().run, lambda: embedder().embed_query(query).tolist())
+        future = pool.submit(contextvars.copy_context().run, vector)
+        imported.wait(RUNTIME_IMPORT_WAIT_S)
         yield future.result
 
 

@@ -380,8 +380,9 @@ def test_eval_rankings_and_paired_compare(index: dict[str, Any], questions_file:
 
 
 def test_the_query_vector_is_made_while_the_index_opens(mini_index_copy: Path, embedder) -> None:
-    """A cold `search` loads the model on a second thread while the index opens: the model's factory
-    here waits for the index to open first, which only a concurrent start lets it see."""
+    """A cold `search` loads the model on a second thread while the index opens: the model here
+    embeds only once the index has opened, which only a concurrent load lets it see; its runtime is
+    imported before the index opens."""
     import threading
 
     import numpy as np
@@ -399,15 +400,24 @@ def test_the_query_vector_is_made_while_the_index_opens(mini_index_copy: Path, e
 
     store.count = counting  # type: ignore[method-assign]
 
-    def model_once_the_index_opens() -> Any:
-        assert opened.wait(30), "the model waited for the index: they did not load at once"
-        return embedder
+    order: list[str] = []
+
+    class ModelOnceTheIndexOpens:
+        """The runtime imports before the index opens (both hold the GIL); the session loads while it does."""
+
+        def load_runtime(self) -> None:
+            order.append("runtime imported" if not opened.is_set() else "runtime imported late")
+
+        def embed_query(self, text: str) -> Any:
+            assert opened.wait(30), "the model waited for the index: they did not load at once"
+            return embedder.embed_query(text)
 
     try:
-        with query_vector_aside(model_once_the_index_opens, "daily revenue per shop", "hybrid") as dense:
+        with query_vector_aside(ModelOnceTheIndexOpens, "daily revenue per shop", "hybrid") as dense:
             ensure_searchable(store)
             vector = dense()
         np.testing.assert_allclose(vector, embedder.embed_query("daily revenue per shop"), atol=1e-6)
+        assert order == ["runtime imported"]
 
         def broken() -> Any:
             raise EmbeddingError("the model is missing", "reinstall it")

@@ -99,6 +99,12 @@ class SentenceTransformerEmbedder(BaseEmbedder):
             self._dimension = int(self._load().get_sentence_embedding_dimension())
         return self._dimension
 
+    def load_runtime(self) -> None:
+        """Import the model runtime (the part of loading that holds the GIL; the session itself
+        loads without it)."""
+        if self._onnx is None and self._backend != "torch":
+            onnx_backend.import_runtime()
+
     def _onnx_encoder(self) -> OnnxEncoder | None:
         """The ONNX encoder, exporting the model once if the cache lacks it; None means PyTorch."""
         if self._onnx is not None or self._backend == "torch":

@@ -269,6 +269,15 @@ def cached_export(model_path: Path, cache: str | Path | None = None) -> Path | N
     return target if (target / "model.onnx").is_file() else None
 
 
+def import_runtime() -> None:
+    """Import ONNX Runtime and the tokenizer (a no-op once imported; OnnxUnavailable names a lack)."""
+    try:
+        import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
+    except ImportError as exc:
+        raise OnnxUnavailable(f"onnxruntime is not installed ({exc})") from None
+
+
 class OnnxEncoder:
     """Tokenizer + ONNX Runtime session: texts in, L2-normalised float32 vectors out."""
 
@@ -280,10 +289,7 @@ class OnnxEncoder:
         except ImportError as exc:
             raise OnnxUnavailable(f"onnxruntime is not installed ({exc})") from None
         max_len = max_seq_length or model_shape(model_path)[0]
-        self._tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
-        self._tokenizer.no_padding()
-        self._tokenizer.enable_truncation(max_len)
-        self._char_cap = max_len * CHARS_PER_PIECE_CAP
+        # The session first: it loads without the GIL, so a search loads it while its index loads.
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
@@ -295,6 +301,10 @@ class OnnxEncoder:
         except Exception as exc:
             raise OnnxUnavailable(f"cannot load {exported / model_file} ({exc})") from None
         self._inputs = {i.name for i in self._session.get_inputs()}
+        self._tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_len)
+        self._char_cap = max_len * CHARS_PER_PIECE_CAP
         self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], batch_size: int = DOCUMENT_BATCH) -> np.ndarray:

@@ -126,6 +126,9 @@ class BaseEmbedder(ABC):
     def usage(self) -> EmbeddingUsage:
         return self._usage
 
+    def load_runtime(self) -> None:  # noqa: B027 (a hook: remote providers have nothing to import)
+        """Import what embedding needs, before the first call."""
+
     def count_usage(self, **increments: int) -> None:
         """Add to the usage counters (thread-safe: batches may run concurrently)."""
         with self._usage_lock:
