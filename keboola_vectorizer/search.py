@@ -31,7 +31,7 @@ from keboola_vectorizer.errors import EmptyIndexError
 from keboola_vectorizer.ranking import stages
 from keboola_vectorizer.ranking.confidence import explanation, match_confidence, word_coverage
 from keboola_vectorizer.ranking.fusion import candidates, rank_positions
-from keboola_vectorizer.ranking.intent import detect
+from keboola_vectorizer.ranking.identity import intent_outside_names
 from keboola_vectorizer.ranking.stages import Ranking
 from keboola_vectorizer.store.base import (
     Boost,
@@ -297,7 +297,7 @@ def search(store: VectorStore, embedder: Callable[[], Embedder], query: str, *,
     def fetch(ids: list[str]) -> list[Hit]:
         return kept(store.retrieve(ids, fields=RANK_FIELDS))
 
-    intent = detect(query)
+    intent = intent_outside_names(query, [h.payload for h in hits])
     asked_parts = frozenset(kind for kind in PART_SHARE if kind in intent.kinds)
     ranked = credit_parts(kept(hits), rank_scores=False, rrf_k=params.rrf_k, fetch=fetch, kinds=kinds or None,
                           part_decay=ranking.part_decay, whole_leads=ranking.whole_leads, notes=notes,

@@ -10,7 +10,7 @@ from keboola_vectorizer.evaluate import METRICS, score_ranking
 from keboola_vectorizer.ranking import stages
 from keboola_vectorizer.ranking.confidence import explain_line, match_confidence, no_good_match
 from keboola_vectorizer.ranking.fusion import fuse
-from keboola_vectorizer.ranking.identity import EXACT, EXACT_BUT_KIND, IdentityMatcher
+from keboola_vectorizer.ranking.identity import EXACT, EXACT_BUT_KIND, IdentityMatcher, intent_outside_names
 from keboola_vectorizer.ranking.intent import detect
 from keboola_vectorizer.search import rerank, shadowed_parts_last
 from keboola_vectorizer.store.base import Hit
@@ -107,6 +107,24 @@ def test_a_named_object_of_another_kind_than_asked_gives_way_to_the_asked_kind()
     assert ranked_ids("the extractor for shop", {BUCKET: 0.06, EXTRACTOR: 0.05})[0] == EXTRACTOR
     assert ranked_ids("the shop bucket", {BUCKET: 0.04, EXTRACTOR: 0.05})[0] == BUCKET
     assert ranked_ids("shop", {BUCKET: 0.04, EXTRACTOR: 0.05})[0] == BUCKET
+
+
+def test_kind_words_inside_a_name_the_question_holds_are_the_name_not_the_intent() -> None:
+    field_table = {"kind": "table", "name": "task_custom_field", "table_id": "out.c-pm.task_custom_field"}
+    app_named = {"kind": "configuration", "name": "GA4 comparison app", "component_type": "transformation"}
+    own_kind = {"kind": "configuration", "name": "Transformation [IN-SHOP]", "component_type": "transformation"}
+    checker = dict(payloads()[CHECKER])
+    candidates = [field_table, app_named, own_kind, checker]
+    assert detect("task custom field").kinds == ["column"]
+    assert intent_outside_names("task custom field", candidates).kinds == []
+    assert intent_outside_names("the task custom field column", candidates).kinds == ["column"]
+    assert intent_outside_names("ga4 comparison app", candidates).kinds == []
+    # The name says its own kind, as the question does: the intent stays.
+    assert intent_outside_names("transformation in shop", candidates).kinds == ["transformation"]
+    assert detect("which flow runs created order items checker").lineage == "upstream"
+    outside = intent_outside_names("which flow runs created order items checker", candidates)
+    assert outside.kinds == ["flow"] and outside.lineage is None
+    assert intent_outside_names("what produces order items", candidates).lineage == "upstream"
 
 
 def test_exact_name_comes_first_from_behind() -> None:

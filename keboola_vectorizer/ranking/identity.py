@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from typing import Any
 
-from keboola_vectorizer.ranking.intent import KIND_WORDS, QUESTION_WORDS, VERB_WORDS
+from keboola_vectorizer.ranking.intent import KIND_INTENTS, KIND_WORDS, QUESTION_WORDS, VERB_WORDS, Intent, detect
 from keboola_vectorizer.ranking.words import content_words, is_code_like, words
 
 EXACT = 1.0  # the question is the name (function words aside), or holds the object's id
@@ -80,3 +80,23 @@ class IdentityMatcher:
             return CONTAINS * covered  # nearly the name: a word missing or added
         # One common word shared with a name is not identity: embeddings and BM25 already weigh it.
         return 0.0
+
+
+def intent_outside_names(query: str, payloads: list[dict[str, Any]]) -> Intent:
+    """The question's intent, less what a name it holds whole says of itself: "task custom field" is
+    the table of that name, not a question for a column, "GA4 comparison app" a transformation called
+    so, not a data app, and "AI created content checker" no lineage question. A kind word stays an
+    intent where the named object is of that kind ("Transformation [IN-SHOP]" is a transformation,
+    and names its kind the way the question does)."""
+    intent = detect(query)
+    if not intent.kinds and not intent.lineage:
+        return intent
+    matcher = IdentityMatcher(query, payloads)
+
+    def speaks_of_another(payload: dict[str, Any]) -> bool:
+        said = detect(str(payload.get("name") or ""))
+        return bool(said.lineage) or any(not KIND_INTENTS[kind][1](payload) for kind in said.kinds)
+
+    foreign = {w for p in payloads if matcher.strength(p) >= CONTAINS and speaks_of_another(p)
+               for w in words(str(p.get("name") or ""))}
+    return detect(" ".join(w for w in words(query) if w not in foreign)) if foreign else intent
