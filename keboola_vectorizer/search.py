@@ -297,9 +297,10 @@ def search(store: VectorStore, embedder: Callable[[], Embedder], query: str, *,
     def fetch(ids: list[str]) -> list[Hit]:
         return kept(store.retrieve(ids, fields=RANK_FIELDS))
 
+    hits = kept(hits)  # an excluded object's name must not shape the question's intent either
     intent = intent_outside_names(query, [h.payload for h in hits])
     asked_parts = frozenset(kind for kind in PART_SHARE if kind in intent.kinds)
-    ranked = credit_parts(kept(hits), rank_scores=False, rrf_k=params.rrf_k, fetch=fetch, kinds=kinds or None,
+    ranked = credit_parts(hits, rank_scores=False, rrf_k=params.rrf_k, fetch=fetch, kinds=kinds or None,
                           part_decay=ranking.part_decay, whole_leads=ranking.whole_leads, notes=notes,
                           asked_parts=asked_parts)
     ranked, _ = stages.apply(query, ranked, ranking, fetch, notes, intent)
