@@ -30,6 +30,11 @@ CHECKER_FLOW = "1/configuration/keboola.flow/18"
 BUCKET = "1/bucket/in.c-shop"
 
 
+def configuration(name: str, component_type: str, configuration_id: str, **more: Any) -> dict[str, Any]:
+    return {"kind": "configuration", "name": name, "project_id": 1, "component_type": component_type,
+            "configuration_id": configuration_id, **more}
+
+
 def payloads() -> dict[str, dict[str, Any]]:
     return {
         ORDERS: {"kind": "table", "name": "order_items", "project_id": 1, "table_id": "out.c-shop.order_items",
@@ -38,25 +43,17 @@ def payloads() -> dict[str, dict[str, Any]]:
                   "bucket_id": "out.c-shop"},
         OTHER: {"kind": "table", "name": "order_page_views", "project_id": 2,
                 "table_id": "out.c-web.order_page_views", "bucket_id": "out.c-web"},
-        BUILDER: {"kind": "configuration", "name": "Build sales model", "project_id": 1,
-                  "component_type": "transformation", "configuration_id": "11"},
-        READER: {"kind": "configuration", "name": "Warehouse export", "project_id": 1,
-                 "component_type": "writer", "configuration_id": "12"},
-        EXTRACTOR: {"kind": "configuration", "name": "Shop orders source", "project_id": 1,
-                    "component_type": "extractor", "configuration_id": "13"},
-        FLOW: {"kind": "configuration", "name": "Nightly", "project_id": 1, "component_type": "flow",
-               "configuration_id": "14", "flow_tasks": [EXTRACTOR, BUILDER]},
-        SCHEDULE: {"kind": "configuration", "name": "Schedule: Nightly", "project_id": 1, "component_type": "other",
-                   "configuration_id": "15"},
         SOURCE_TABLE: {"kind": "table", "name": "shop_orders_source", "project_id": 1,
                        "table_id": "in.c-shop.shop_orders_source", "bucket_id": "in.c-shop"},
-        NAMED_BUILDER: {"kind": "configuration", "name": "Order items", "project_id": 1,
-                        "component_type": "transformation", "configuration_id": "16"},
-        CHECKER: {"kind": "configuration", "name": "Created order items checker", "project_id": 1,
-                  "component_type": "application", "configuration_id": "17"},
-        CHECKER_FLOW: {"kind": "configuration", "name": "Checks", "project_id": 1, "component_type": "flow",
-                       "configuration_id": "18", "flow_tasks": [CHECKER]},
         BUCKET: {"kind": "bucket", "name": "shop", "project_id": 1, "bucket_id": "in.c-shop"},
+        BUILDER: configuration("Build sales model", "transformation", "11"),
+        READER: configuration("Warehouse export", "writer", "12"),
+        EXTRACTOR: configuration("Shop orders source", "extractor", "13"),
+        FLOW: configuration("Nightly", "flow", "14", flow_tasks=[EXTRACTOR, BUILDER]),
+        SCHEDULE: configuration("Schedule: Nightly", "other", "15"),
+        NAMED_BUILDER: configuration("Order items", "transformation", "16"),
+        CHECKER: configuration("Created order items checker", "application", "17"),
+        CHECKER_FLOW: configuration("Checks", "flow", "18", flow_tasks=[CHECKER]),
     }
 
 

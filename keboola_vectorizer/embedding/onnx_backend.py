@@ -269,13 +269,14 @@ def cached_export(model_path: Path, cache: str | Path | None = None) -> Path | N
     return target if (target / "model.onnx").is_file() else None
 
 
-def import_runtime() -> None:
-    """Import ONNX Runtime and the tokenizer (a no-op once imported; OnnxUnavailable names a lack)."""
+def import_runtime() -> tuple[Any, Any]:
+    """ONNX Runtime and the tokenizer class, imported (cheap once imported; OnnxUnavailable names a lack)."""
     try:
-        import onnxruntime  # noqa: F401
-        import tokenizers  # noqa: F401
+        import onnxruntime
+        from tokenizers import Tokenizer
     except ImportError as exc:
         raise OnnxUnavailable(f"onnxruntime is not installed ({exc})") from None
+    return onnxruntime, Tokenizer
 
 
 class OnnxEncoder:
@@ -283,11 +284,7 @@ class OnnxEncoder:
 
     def __init__(self, model_path: Path, exported: Path, max_seq_length: int | None = None,
                  threads: int | None = None, model_file: str = "model.onnx") -> None:
-        try:
-            import onnxruntime as ort
-            from tokenizers import Tokenizer
-        except ImportError as exc:
-            raise OnnxUnavailable(f"onnxruntime is not installed ({exc})") from None
+        ort, tokenizer_class = import_runtime()
         max_len = max_seq_length or model_shape(model_path)[0]
         # The session first: it loads without the GIL, so a search loads it while its index loads.
         options = ort.SessionOptions()
@@ -301,7 +298,7 @@ class OnnxEncoder:
         except Exception as exc:
             raise OnnxUnavailable(f"cannot load {exported / model_file} ({exc})") from None
         self._inputs = {i.name for i in self._session.get_inputs()}
-        self._tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+        self._tokenizer = tokenizer_class.from_file(str(model_path / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_len)
         self._char_cap = max_len * CHARS_PER_PIECE_CAP

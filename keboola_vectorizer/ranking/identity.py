@@ -55,13 +55,17 @@ class IdentityMatcher:
         total = max(len(names), 1)
         self.rarity = {w: math.log(1 + total / n) for w, n in frequency.items()}
 
+    def _name_terms(self, name: str, stop: frozenset[str]) -> list[str]:
+        """A name's words but `stop`; codes such as project suffixes count only where the question
+        repeats them."""
+        return [w for w in dict.fromkeys(content_words(name, stop)) if not is_code_like(w) or w in self.query_words]
+
     def strength(self, payload: dict[str, Any]) -> float:
         """0 (no identity) to 1 (the question names exactly this object)."""
         if any(f" {i} " in f" {self.raw} " or self.raw.strip() == i for i in _ids(payload)):
             return EXACT
-        name = name_words(payload)
-        # Codes such as project suffixes count only where the question repeats them.
-        name = [w for w in name if not is_code_like(w) or w in self.query_words]
+        raw_name = str(payload.get("name") or "")
+        name = self._name_terms(raw_name, KIND_WORDS)
         if not name or not self.query_content:
             return 0.0
         weight = {w: self.rarity.get(w, 1.0) for w in name}
@@ -71,8 +75,7 @@ class IdentityMatcher:
         # How much of the question the name accounts for: 1 when the question is just the name.
         said = sum(1 for w in self.query_content if w in name) / len(self.query_content)
         if covered >= 0.999 and said >= 0.999:
-            literal = {w for w in content_words(str(payload.get("name") or ""), VERB_WORDS)
-                       if not is_code_like(w) or w in self.query_words}
+            literal = set(self._name_terms(raw_name, VERB_WORDS))
             return EXACT if literal == self.query_literal else EXACT_BUT_KIND
         if len(name) >= 2 and _contiguous(name, self.query_sequence):
             return CONTAINS  # the whole name, several words long and in order, inside a longer question

@@ -53,11 +53,11 @@ def _named(ranked: list[Hit], identity: dict[str, float], minimum: float,
     return [h for h in found if identity[h.document_id] == strongest]
 
 
-def _named_top(ranked: list[Hit], identity: dict[str, float], minimum: float, but: str | None = None) -> float:
-    """The best score among objects the question names (flows aside when `but` is "flow"): what a
-    flow or lineage answer about them must rank above."""
+def _named_top(ranked: list[Hit], identity: dict[str, float], minimum: float, *, flows: bool = True) -> float:
+    """The best score among objects the question names (flows among them unless `flows` is False):
+    what a flow or lineage answer about them must rank above."""
     return max((h.score for h in ranked if identity.get(h.document_id, 0.0) >= minimum
-                and not (but == "flow" and h.payload.get("component_type") == "flow")), default=0.0)
+                and (flows or h.payload.get("component_type") != "flow")), default=0.0)
 
 
 def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list[str]], list[Hit]],
@@ -69,7 +69,7 @@ def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list
         return ranked, intent
     top = max(h.score for h in ranked)
     identity: dict[str, float] = {}
-    subject_boost: dict[str, float] = {}  # identity boosts of named objects of a kind not asked for
+    subjects: set[str] = set()  # named objects of a kind not asked for
     if ranking.identity_weight > 0:
         matcher = IdentityMatcher(query, [h.payload for h in ranked])
         for hit in ranked:
@@ -88,7 +88,7 @@ def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list
                 identity[hit.document_id] = strength
                 hit.score += ranking.identity_weight * strength * top
                 if intent.kinds and not intent.matches(hit.payload):
-                    subject_boost[hit.document_id] = ranking.identity_weight * strength * top
+                    subjects.add(hit.document_id)
                 notes.setdefault(hit.document_id, {})["identity"] = round(strength, 3)
     if ranking.kind_prior > 0 and intent.kinds:
         for hit in ranked:
@@ -100,7 +100,7 @@ def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list
         anchors = _named(ranked, identity, ranking.anchor_min, lambda h: h.payload.get("kind") == "configuration"
                          and h.payload.get("component_type") != "flow")
         evidence.flow_credit(ranked, ranking.flow_share, anchors, ranking.lineage_lead, notes,
-                             _named_top(ranked, identity, ranking.anchor_min, "flow"))
+                             _named_top(ranked, identity, ranking.anchor_min, flows=False))
     evidence.project_evidence(ranked, ranking.project_weight, notes)
     if ranking.lineage_lead > 0 and intent.lineage:
         # The anchor is what the question names most clearly: a table named less clearly than
@@ -113,12 +113,12 @@ def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list
     # Named, but not of the kind asked for ("the stripe charges row", "which flow runs X"): the name
     # is the answer's subject, and it keeps only a share of its boost once the stages above have
     # placed the answers they find through it (which lead its full score).
-    by_id = {hit.document_id: hit for hit in ranked}
-    for doc_id, boost in subject_boost.items():
-        if "anchor" in notes.get(doc_id, {}):
-            continue  # placed as an answer: "what produces the X table" asks for it, "table" aside
-        factor = notes.get(doc_id, {}).get("project_evidence", 1.0)
-        by_id[doc_id].score -= (1.0 - ranking.other_kind_identity) * boost * factor
+    for hit in ranked:
+        note = notes.get(hit.document_id, {})
+        if hit.document_id not in subjects or "anchor" in note:
+            continue  # an anchored answer: "what produces the X table" asks for it, "table" aside
+        boost = ranking.identity_weight * identity[hit.document_id] * top
+        hit.score -= (1.0 - ranking.other_kind_identity) * boost * note.get("project_evidence", 1.0)
     for note in notes.values():
         if "anchor" in note:  # an answer found through what the question names is as sure as that name
             note["anchor_identity"] = identity.get(note["anchor"], 0.0)
