@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from keboola_vectorizer.errors import StoreError
@@ -40,6 +41,9 @@ from keboola_vectorizer.store.types import (
     point_id,
     stored_hashes_of,
 )
+
+# Hits fetched past a query's limit so that scores tied at the cut are settled by id.
+TIE_MARGIN = 8
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +117,23 @@ class StoreCore(ABC):
         boosted = params is not None and params.boost is not None and params.boost.reference is None
         plan = plan_query(vectors, mode, filters, limit, params, fields,
                           newest_change=self.newest_change() if boosted else None)
-        return [] if plan is None else self._execute(plan)
+        return [] if plan is None else self._settled(plan)
+
+    def _settled(self, plan: QueryPlan) -> list[Hit]:
+        """The plan's hits with equal scores ordered by document id.
+
+        Qdrant orders equal scores as its segments happen to yield them (BM25 gives dozens of
+        columns one score), so the same query could return a different answer at a tie. Hits past
+        the limit, more while the last of them still ties the one at the cut, let the whole tie be
+        cut by id. A hybrid query's branches are fused inside Qdrant, which orders their ties itself;
+        search fuses the two lists on its side (ranking/fusion.py) and is settled throughout."""
+        fetch = plan.limit + TIE_MARGIN
+        while True:
+            hits = self._execute(replace(plan, limit=fetch))
+            hits.sort(key=lambda hit: (-hit.score, hit.document_id))
+            if len(hits) < fetch or len(hits) <= plan.limit or hits[-1].score != hits[plan.limit - 1].score:
+                return hits[:plan.limit]
+            fetch *= 2
 
     def recommend(self, document_id: str, filters: SearchFilters, limit: int) -> list[Hit]:
         found = self._retrieve_points([point_id(document_id)], payload=["document_id"], vectors=[DENSE_VECTOR])
@@ -121,7 +141,7 @@ class StoreCore(ABC):
         if dense is None:
             raise StoreError(f"no document {document_id!r} in the index",
                              "check the id with `keboola-vectorizer search --json`")
-        hits = self._execute(plan_recommend(document_id, dense, filters, limit))
+        hits = self._settled(plan_recommend(document_id, dense, filters, limit))
         return [hit for hit in hits if hit.document_id != document_id][:limit]
 
     def retrieve(self, document_ids: Sequence[str], with_vectors: bool = False,
