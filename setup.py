@@ -66,5 +66,5 @@ setup(
     python_requires=">=3.10",
     install_requires=INSTALL_REQUIRES,
     extras_require={"dev": DEV_REQUIRES, "bench": BENCH_REQUIRES},
-    entry_points={"console_scripts": ["keboola-vectorizer=keboola_vectorizer.cli:main"]},
+    entry_points={"console_scripts": ["keboola-vectorizer=keboola_vectorizer.cli.entry:main"]},
 )

@@ -63,7 +63,7 @@ def log_search(*, token: str | None, query: str, mode: str, filters: Any, limit:
 def observed_run(command: str) -> Callable[[F], F]:
     """Decorate a CLI command: service check OK/CRITICAL, run duration and an error event on failure.
 
-    The exception still propagates, so `cli.main()` prints its one line and exits with its code.
+    The exception still propagates, so `cli.runner.main()` prints its one line and exits with its code.
     """
 
     def decorate(func: F) -> F:

@@ -22,31 +22,14 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from keboola_vectorizer.errors import ConfigError
+from keboola_vectorizer.secret_files import SECRET_FIELDS, read_secret_file, secrets_dir
 from keboola_vectorizer.store.types import DEFAULT_COLLECTION
 
 if TYPE_CHECKING:
     from keboola_vectorizer.embedding.provider import EmbeddingSettings
 
-DEFAULT_SECRETS_DIR = "/var/run/secrets/keboola-vectorizer"
-SECRET_FIELDS = ("kbc_storage_token", "qdrant_api_key", "openai_api_key", "kv_api_key")
-
-
 def default_qdrant_path() -> Path:
     return Path(user_data_dir("keboola-vectorizer", appauthor=False)) / "qdrant"
-
-
-def secrets_dir() -> Path:
-    return Path(os.environ.get("KV_SECRETS_DIR", DEFAULT_SECRETS_DIR))
-
-
-def read_secret_file(name: str, directory: Path | None = None) -> str | None:
-    """The content of `<dir>/<NAME>` or `<dir>/<name-in-kebab-case>`, stripped; None if absent."""
-    directory = directory or secrets_dir()
-    for candidate in (name, name.upper(), name.lower().replace("_", "-")):
-        path = directory / candidate
-        if path.is_file():
-            return path.read_text(encoding="utf-8").strip()
-    return None
 
 
 class _SecretFilesSource(PydanticBaseSettingsSource):

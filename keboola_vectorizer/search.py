@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from keboola_vectorizer import ids
@@ -33,6 +33,7 @@ from keboola_vectorizer.ranking.confidence import explanation, match_confidence,
 from keboola_vectorizer.ranking.fusion import candidates, rank_positions
 from keboola_vectorizer.ranking.identity import intent_outside_names
 from keboola_vectorizer.ranking.stages import Ranking
+from keboola_vectorizer.search_result import SearchResult
 from keboola_vectorizer.store.base import (
     Boost,
     Hit,
@@ -63,29 +64,6 @@ RUNTIME_IMPORT_WAIT_S = 5.0  # longest the store's open waits for the model runt
 RANK_FIELDS = ("kind", "project_id", "table_id", "parent_id", "bucket_id", "name", "component_type",
                "configuration_id", "produced_by", "consumed_by", "flow_tasks")
 DEFAULT_RANKING = Ranking()
-
-
-@dataclass
-class SearchResult:
-    id: str
-    kind: str
-    name: str
-    project_id: int
-    project_name: str
-    score: float
-    url: str
-    snippet: str
-    component_id: str | None = None
-    table_id: str | None = None
-    bucket_id: str | None = None
-    # How sure search is that this result answers the query, 0-1; below LOW_CONFIDENCE: "no good match".
-    confidence: float | None = None
-    explain: dict[str, Any] | None = None
-    branch_id: str | None = None  # set on dev-branch objects only (shown with --branch)
-    branch_name: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def snippet_for(payload: dict[str, Any], query: str) -> str:

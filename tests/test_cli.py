@@ -77,10 +77,10 @@ def test_search_json_is_ranked_results_with_links(small_index: dict[str, str]) -
 
 def test_a_search_process_leaves_with_all_its_output_and_exit_hooks(small_index: dict[str, str],
                                                                      tmp_path: Path) -> None:
-    """A read-only command ends without the interpreter's teardown (cli/main.py): its output is still
+    """A read-only command ends without the interpreter's teardown (cli/runner.py): its output is still
     whole, its log lines written, its exit hooks run, and a reader that goes away breaks nothing."""
     hook = tmp_path / "hook-ran"
-    probe = ("import atexit, pathlib, sys; from keboola_vectorizer.cli.main import main; "
+    probe = ("import atexit, pathlib, sys; from keboola_vectorizer.cli.runner import main; "
              f"atexit.register(lambda: pathlib.Path({str(hook)!r}).write_text('yes')); "
              "sys.argv = ['keboola-vectorizer', 'search', 'euro exchange rates', '--json', '--limit', '50']; main()")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("KBC_", "QDRANT_", "DD_"))}, **small_index}

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keboola_vectorizer.cli.main import run
+from keboola_vectorizer.cli.runner import run
 from keboola_vectorizer.embedding.base import EmbeddingSettings, create_embedder
 from keboola_vectorizer.embedding.onnx_backend import INT8_FILE
 from keboola_vectorizer.errors import EmbeddingError

@@ -138,7 +138,7 @@ def test_unchanged_rerun_does_not_load_the_model(tmp_path: Path) -> None:
     first = subprocess.run([sys.executable, "-m", "keboola_vectorizer.cli", "index", "--snapshot", str(snapshot)],
                            env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
-    probe = ("import sys; from keboola_vectorizer.cli.main import run; "
+    probe = ("import sys; from keboola_vectorizer.cli.runner import run; "
              f"code = run(['index', '--snapshot', {str(snapshot)!r}]); "
              "print('MODULES', code, 'onnxruntime' in sys.modules, 'torch' in sys.modules, "
              "'sentence_transformers' in sys.modules)")

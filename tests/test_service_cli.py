@@ -17,10 +17,19 @@ from tests.service_server import free_port
 
 
 def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The command as people run it (a search through a service takes the thin path)."""
+    return _process(["-m", "keboola_vectorizer.cli", *args], env)
+
+
+def _full_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The same command line through the full Typer CLI, never the thin path."""
+    return _process(["-c", "from keboola_vectorizer.cli.runner import main; main()", *args], env)
+
+
+def _process(python_args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("KV_", "QDRANT_"))}
     full_env.update(HF_HUB_OFFLINE="1", **env)
-    return subprocess.run([sys.executable, "-m", "keboola_vectorizer.cli", *args], env=full_env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, *python_args], env=full_env, capture_output=True, text=True, timeout=300)
 
 
 def test_service_search_prints_what_a_local_search_prints(service_index: Path, service_url: str,
@@ -45,8 +54,8 @@ def test_service_search_prints_what_a_local_search_prints(service_index: Path, s
 
 def test_a_search_through_the_service_loads_no_model_runtime(service_url: str) -> None:
     """The CLI only asks the service: neither numpy nor a model runtime is imported, and the process
-    leaves with its whole answer (cli/main.py)."""
-    probe = ("import sys; from keboola_vectorizer.cli.main import run; "
+    leaves with its whole answer (cli/runner.py)."""
+    probe = ("import sys; from keboola_vectorizer.cli.runner import run; "
              f"code = run(['search', {REVENUE_QUESTION!r}, '--json']); sys.stdout.flush(); "
              "print('MODULES', code, *(m in sys.modules for m in ('numpy', 'onnxruntime', 'torch')),"
              " file=sys.stderr)")
@@ -73,6 +82,39 @@ def test_service_search_errors_keep_the_exit_codes(service_url: str, tmp_path: P
         assert wrong.returncode == 11 and "not-it" not in wrong.stderr
         missing_index = _cli("search", "shop", KV_SERVICE_URL=url, KV_API_KEY="cli-key-77")
         assert missing_index.returncode == 10 and "index" in missing_index.stderr
+
+
+def test_the_thin_search_prints_what_the_full_cli_prints(service_url: str, tmp_path: Path, embedder: Any) -> None:
+    def same(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        thin, full = _cli("search", *args, **env), _full_cli("search", *args, **env)
+        assert (thin.returncode, thin.stdout, thin.stderr) == (full.returncode, full.stdout, full.stderr), args
+        return thin
+
+    for args in ([REVENUE_QUESTION], [REVENUE_QUESTION, "--explain"], [REVENUE_QUESTION, "--json"],
+                 ["oven", "--kind", "column", "--limit", "4", "--json"], ["zzzq xyzzy", "--project", "1"]):
+        assert same(*args, KV_SERVICE_URL=service_url).returncode == 0
+    assert "daily_revenue" in same(REVENUE_QUESTION, KV_SERVICE_URL=service_url).stdout
+    down = same("shop", KV_SERVICE_URL=f"http://127.0.0.1:{free_port()}")
+    assert down.returncode == 11 and down.stderr.count("\n") == 1
+    with start_service(tmp_path / "empty", embedder, api_key="cli-key-78") as (url, _engine):
+        assert same("shop", KV_SERVICE_URL=url).returncode == 11
+        wrong = same("shop", KV_SERVICE_URL=url, KV_API_KEY="not-it-either")
+        assert wrong.returncode == 11 and "not-it-either" not in wrong.stderr
+        assert same("shop", "--json", KV_SERVICE_URL=url, KV_API_KEY="cli-key-78").returncode == 10
+
+
+def test_a_json_search_through_the_service_imports_no_cli_framework(service_url: str) -> None:
+    """The thin path: none of Typer, rich, pydantic, httpx or numpy is imported for `--json`."""
+    heavy = ("typer", "rich", "pydantic", "pydantic_settings", "httpx", "numpy")
+    probe = ("import atexit, sys; "
+             f"atexit.register(lambda: print('MODULES', *(m in sys.modules for m in {heavy!r}), file=sys.stderr)); "
+             f"sys.argv = ['keboola-vectorizer', 'search', {REVENUE_QUESTION!r}, '--json']; "
+             "from keboola_vectorizer.cli.entry import main; main()")
+    done = _process(["-c", probe], {"KV_SERVICE_URL": service_url})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["id"] == REVENUE_TABLE
+    line = next(x for x in done.stderr.splitlines() if x.startswith("MODULES"))
+    assert line == "MODULES" + " False" * len(heavy), line
 
 
 def test_ready_service_fixture_is_really_ready(service_url: str) -> None:

@@ -1,5 +1,5 @@
 """`python -m keboola_vectorizer.cli`."""
 
-from keboola_vectorizer.cli.main import main
+from keboola_vectorizer.cli.entry import main
 
 main()

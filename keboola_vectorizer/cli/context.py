@@ -25,7 +25,7 @@ class Invocation:
     as_process: bool = False
     _settings: Settings | None = field(default=None, repr=False)
     # What the command opened (a store, or the search service to read through): a process that only
-    # read may leave without the interpreter's teardown (cli/main.py).
+    # read may leave without the interpreter's teardown (cli/runner.py).
     opened_to_read: bool = False
     opened_to_write: bool = False
 

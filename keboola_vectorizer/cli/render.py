@@ -4,8 +4,6 @@ terminal control characters, no rich markup)."""
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from keboola_vectorizer.cli.json_output import print_json as print_json  # re-exported: every output is here
 from keboola_vectorizer.redact import scrub
 
 stdout = Console()
@@ -30,10 +29,6 @@ def safe(value: Any) -> str:
     """Text from the index or the user, made safe to print: no terminal control characters (an ESC
     in a configuration name must not recolour or retitle the terminal) and no rich markup."""
     return escape(str(value).translate(_CONTROL_CHARS))
-
-
-def print_json(data: Any) -> None:
-    sys.stdout.write(scrub(json.dumps(data, indent=2, ensure_ascii=False, default=str)) + "\n")
 
 
 def error_line(text: str) -> None:
@@ -88,6 +83,10 @@ def summary(data: dict[str, Any], as_json: bool) -> None:
     stdout.print(f"Seconds per stage: {seconds}")
     if data.get("usage"):
         stdout.print("Embedding usage: " + ", ".join(f"{k} {v}" for k, v in data["usage"].items()))
+
+
+def results_title(query: str) -> str:
+    return f"Results for “{query}”"
 
 
 def results(found: list[Any], as_json: bool, title: str) -> None:

@@ -28,7 +28,7 @@ from keboola_vectorizer.cli.options import (
 from keboola_vectorizer.errors import ConfigError
 
 if TYPE_CHECKING:
-    from keboola_vectorizer.search import SearchResult
+    from keboola_vectorizer.search_result import SearchResult
     from keboola_vectorizer.store.base import SearchFilters
 
 
@@ -56,7 +56,7 @@ def search(
     if not query.strip():
         raise ConfigError("the search query is empty", "pass the words to search for")
     filters = search_filters(project, kind, bucket, component, stage, branch)
-    title = f"Results for “{query}”"
+    title = render.results_title(query)
     if inv.settings.kv_service_url:
         render.results(_search_via_service(inv, query, filters, mode.value, limit, boost, explain), as_json, title)
         return
@@ -85,8 +85,10 @@ def _search_via_service(inv: Invocation, query: str, filters: SearchFilters, mod
     settings = inv.settings
     inv.opened_to_read = True
     key = settings.kv_api_key.get_secret_value() if settings.kv_api_key else None
-    return search_via_service(str(settings.kv_service_url), key, query, filters=filters, mode=mode, limit=limit,
-                              timeout=settings.kv_service_timeout, explain=explain)
+    return search_via_service(str(settings.kv_service_url), key, query, mode=mode, limit=limit,
+                              timeout=settings.kv_service_timeout, explain=explain, projects=filters.project_ids,
+                              kinds=filters.kinds, buckets=filters.bucket_ids, components=filters.component_ids,
+                              stages=filters.stages)
 
 
 def _audit_search(inv: Invocation, query: str, mode: str, filters: SearchFilters, limit: int,
