@@ -31,7 +31,6 @@ from keboola_vectorizer.errors import EmptyIndexError
 from keboola_vectorizer.ranking import stages
 from keboola_vectorizer.ranking.confidence import explanation, match_confidence, word_coverage
 from keboola_vectorizer.ranking.fusion import candidates, rank_positions
-from keboola_vectorizer.ranking.identity import intent_outside_names
 from keboola_vectorizer.ranking.stages import Ranking
 from keboola_vectorizer.search_result import SearchResult
 from keboola_vectorizer.store.base import (
@@ -61,7 +60,7 @@ SIBLING_DECAY = 0.7  # each further part of the same whole counts this much less
 POOL = 100  # candidates re-ranked per search (at least 3x the limit)
 RUNTIME_IMPORT_WAIT_S = 5.0  # longest the store's open waits for the model runtime's imports
 # What re-ranking reads of a candidate; full payloads (text included) are fetched for the results only.
-RANK_FIELDS = ("kind", "project_id", "table_id", "parent_id", "bucket_id", "name", "component_type",
+RANK_FIELDS = ("kind", "project_id", "project_name", "table_id", "parent_id", "bucket_id", "name", "component_type",
                "configuration_id", "produced_by", "consumed_by", "flow_tasks")
 DEFAULT_RANKING = Ranking()
 
@@ -276,12 +275,12 @@ def search(store: VectorStore, embedder: Callable[[], Embedder], query: str, *,
         return kept(store.retrieve(ids, fields=RANK_FIELDS))
 
     hits = kept(hits)  # an excluded object's name must not shape the question's intent either
-    intent = intent_outside_names(query, [h.payload for h in hits])
+    scope, intent = stages.read_question(query, [h.payload for h in hits])
     asked_parts = frozenset(kind for kind in PART_SHARE if kind in intent.kinds)
     ranked = credit_parts(hits, rank_scores=False, rrf_k=params.rrf_k, fetch=fetch, kinds=kinds or None,
                           part_decay=ranking.part_decay, whole_leads=ranking.whole_leads, notes=notes,
                           asked_parts=asked_parts)
-    ranked, _ = stages.apply(query, ranked, ranking, fetch, notes, intent)
+    ranked, _ = stages.apply(query, ranked, ranking, fetch, notes, intent, scope)
     if ranking.shadowed_parts_last:
         ranked = shadowed_parts_last(ranked, asked_parts, ranking.shadow_keep)
     ranked = [h for h in ranked if not kinds or h.payload.get("kind") in kinds][:limit]

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Templated questions generated from any snapshot's documents, for the question classes that hand-written
 sets rarely cover: an object's exact name, its name with the kind it is, what produces / reads a table
-(from the lineage the documents record) and which flow runs a configuration.
+(from the lineage the documents record), which flow runs a configuration, and a name several projects
+hold, asked of one project by its name.
 
 The questions come from the snapshot itself (its names, its lineage), so no set's questions or names
 live in the repository, and the same templates test any organisation. Names are typed the way people
@@ -10,7 +11,7 @@ type them: identifiers split into lower-case words ("bdm_orders" -> "bdm orders"
     python scripts/synth_questions.py ../shared/sample-org --out /tmp/synth.jsonl [--per-class 40]
 
 Each line is the eval format plus `class` (exact name, kind named, lineage upstream, lineage
-downstream, flow), which `eval` and `eval_all.py --groups` break the figures down by.
+downstream, flow, project named), which `eval` and `eval_all.py --groups` break the figures down by.
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ def generate(docs: list[tuple[str, dict[str, Any]]], per_class: int, seed: int) 
         if kind == "table" and payload.get("consumed_by"):
             classes["lineage downstream"].append({"query": f"which configurations read {name}",
                                                   "relevant": union(same, "consumed_by")})
+        in_project = [d for d in same if payloads[d].get("project_id") == payload.get("project_id")]
+        if len(in_project) < len(same) and payload.get("project_name"):
+            classes["project named"].append({"query": f"{name} in {typed(str(payload['project_name']))}",
+                                             "relevant": in_project})
         for task in payload.get("flow_tasks") or []:
             if names.get(task):
                 classes["flow"].append({"query": f"which flow runs {names[task]}", "relevant": [doc_id],

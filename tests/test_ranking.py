@@ -12,6 +12,7 @@ from keboola_vectorizer.ranking.confidence import explain_line, match_confidence
 from keboola_vectorizer.ranking.fusion import fuse
 from keboola_vectorizer.ranking.identity import EXACT, EXACT_BUT_KIND, IdentityMatcher, intent_outside_names
 from keboola_vectorizer.ranking.intent import detect
+from keboola_vectorizer.ranking.scope import project_scope
 from keboola_vectorizer.search import rerank, shadowed_parts_last
 from keboola_vectorizer.store.base import Hit
 
@@ -279,3 +280,58 @@ def test_the_pool_does_not_depend_on_how_the_store_breaks_ties() -> None:
     assert [h.document_id for h in one_order] == [h.document_id for h in other_order] == ["1/table/a", "1/table/b"]
     not_full = settled(best + tied[:2], requested=10, pool=3)  # the whole tie group is in: keep it, by id
     assert [h.document_id for h in not_full] == ["1/table/a", "1/table/b", "1/column/t.c0"]
+
+
+# ----- a question that names a project ---------------------------------------------------------
+
+CRM_DEALS = "5/table/in.c-crm.deals"
+SANDBOX_DEALS = "6/table/in.c-shared.deals"
+CRM_EXTRACTOR = "5/configuration/kds-team.ex-hubspot-crm/51"
+CRM_TRANSFORMATION = "5/configuration/keboola.snowflake-transformation/52"
+CRM_APP = "5/configuration/keboola.data-apps/53"
+
+
+def scoped_payloads() -> dict[str, dict[str, Any]]:
+    crm = {"project_id": 5, "project_name": "CRM Hubspot with Streamlit"}
+    return {
+        CRM_DEALS: {"kind": "table", "name": "deals", "table_id": "in.c-crm.deals", **crm},
+        SANDBOX_DEALS: {"kind": "table", "name": "deals", "table_id": "in.c-shared.deals", "project_id": 6,
+                        "project_name": "Analytics Sandbox"},
+        CRM_EXTRACTOR: {**configuration("Hubspot CRM", "extractor", "51"), **crm},
+        CRM_TRANSFORMATION: {**configuration("Deals cleaning in CRM Hubspot with Streamlit", "transformation",
+                                             "52"), **crm},
+        CRM_APP: {**configuration("Pipeline explorer", "application", "53"), **crm},
+    }
+
+
+def scoped_ranking(query: str, scores: dict[str, float]) -> list[str]:
+    """The ranking as search.py reads the question: scope and intent first, then the stages."""
+    table = scoped_payloads()
+    candidates = [Hit(doc_id, score, dict(table[doc_id])) for doc_id, score in scores.items()]
+    scope, intent = stages.read_question(query, [h.payload for h in candidates])
+    ranked, _ = stages.apply(query, candidates, stages.Ranking(), lambda ids: [], {}, intent, scope)
+    return [h.document_id for h in ranked]
+
+
+def test_a_named_project_is_where_to_look_and_its_name_names_no_answer() -> None:
+    # The sandbox's copy of the table scores higher, and the extractor is called like the project.
+    scores = {SANDBOX_DEALS: 0.05, CRM_EXTRACTOR: 0.045, CRM_DEALS: 0.04, CRM_APP: 0.01}
+    assert scoped_ranking("deals in crm hubspot with streamlit", scores)[0] == CRM_DEALS
+    # Without the project's name nothing is scoped, and "streamlit" outside it asks for a data app.
+    assert scoped_ranking("deals", scores)[0] == SANDBOX_DEALS
+    candidates = list(scoped_payloads().values())
+    assert stages.read_question("deals in crm hubspot with streamlit", candidates)[1].kinds == []
+    assert stages.read_question("deals streamlit", candidates)[1].kinds == ["application"]
+
+
+def test_an_object_whose_own_name_holds_the_project_name_keeps_its_identity() -> None:
+    scores = {CRM_DEALS: 0.05, SANDBOX_DEALS: 0.05, CRM_TRANSFORMATION: 0.03, CRM_EXTRACTOR: 0.03}
+    assert scoped_ranking("deals cleaning in crm hubspot with streamlit", scores)[0] == CRM_TRANSFORMATION
+
+
+def test_a_question_that_is_only_a_project_name_is_not_scoped() -> None:
+    payloads_ = list(scoped_payloads().values())
+    assert project_scope("crm hubspot with streamlit", payloads_).projects == frozenset()
+    named = project_scope("the deals table in analytics sandbox", payloads_)
+    assert named.projects == frozenset({6}) and "sandbox" not in named.asked and "deal" in named.asked
+    assert project_scope("sandbox deals", payloads_).projects == frozenset()  # the whole name, or no scope

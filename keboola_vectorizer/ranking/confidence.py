@@ -68,8 +68,8 @@ def match_confidence(note: dict[str, Any], notes: dict[str, dict], coverage: flo
 def explanation(note: dict[str, Any], notes: dict[str, dict]) -> dict[str, Any]:
     """What `--explain` shows: each retriever's rank and score, the matched part, and every boost."""
     out: dict[str, Any] = {key: note[key] for key in ("dense_rank", "dense_score", "sparse_rank", "sparse_score",
-                                                       "identity", "kind_intent", "runs", "project_evidence",
-                                                       "lineage") if key in note}
+                                                       "identity", "kind_intent", "runs", "project_named",
+                                                       "project_evidence", "lineage") if key in note}
     part = note.get("matched_part")
     if part:
         part_note = notes.get(str(part), {})
@@ -108,6 +108,8 @@ def explain_line(explain: dict[str, Any]) -> str:
         parts.append(f"runs {explain['runs']}")
     if "lineage" in explain:
         parts.append(str(explain["lineage"]))
+    if explain.get("project_named"):
+        parts.append("in the project the question names")
     if "project_evidence" in explain:
         parts.append(f"project evidence x{explain['project_evidence']:.2f}")
     return "; ".join(parts) or "fused score only"

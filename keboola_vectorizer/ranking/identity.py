@@ -60,6 +60,12 @@ class IdentityMatcher:
         repeats them."""
         return [w for w in dict.fromkeys(content_words(name, stop)) if not is_code_like(w) or w in self.query_words]
 
+    def name_within(self, payload: dict[str, Any], allowed: frozenset[str]) -> bool:
+        """Whether every word of the object's name is one of `allowed` (the HubSpot CRM extractor's
+        name is all inside a project called "CRM HubSpot")."""
+        name = self._name_terms(str(payload.get("name") or ""), KIND_WORDS)
+        return bool(name) and all(w in allowed for w in name)
+
     def strength(self, payload: dict[str, Any]) -> float:
         """0 (no identity) to 1 (the question names exactly this object)."""
         if any(f" {i} " in f" {self.raw} " or self.raw.strip() == i for i in _ids(payload)):

@@ -64,6 +64,11 @@ class Intent:
     def matches(self, payload: Payload) -> list[str]:
         return [name for name in self.kinds if KIND_INTENTS[name][1](payload)]
 
+    def shared_with(self, other: Intent) -> Intent:
+        """What both intents ask: a kind word that belongs to a name read one way or the other is no intent."""
+        return Intent([kind for kind in self.kinds if kind in other.kinds],
+                      self.lineage if self.lineage == other.lineage else None)
+
 
 def _grams(tokens: list[str]) -> set[str]:
     return set(tokens) | {f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)}

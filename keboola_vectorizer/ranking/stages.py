@@ -1,11 +1,12 @@
 """The ranking stages after fusion and part credit, in order, with what each did for `--explain`.
 
 Weights are round values chosen for what they mean, then checked on every question set (none was
-fitted to one): an exact name adds the top candidate's whole score (so it comes first unless several
-objects share the name; nine tenths of it when the names differ by a kind word only); a matching kind
-is a 30% prior; a flow gains a third of the best task it runs; a project's joint evidence scales by at
-most 1.25; lineage answers, and a flow running the task a question names, go just above their anchor
-and above whatever else the question names (it is the subject, they are the answer).
+fitted to one): an object in a project the question names counts double; an exact name adds the top
+candidate's whole score (so it comes first unless several objects share the name; nine tenths of it
+when the names differ by a kind word only); a matching kind is a 30% prior; a flow gains a third of
+the best task it runs; a project's joint evidence scales by at most 1.25; lineage answers, and a flow
+running the task a question names, go just above their anchor and above whatever else the question
+names (it is the subject, they are the answer).
 After them (search.py), a table keeps its best column right behind it and its further columns step
 behind every other candidate: they repeat what the table shows, and a question that needs several
 tables needs the next table more than a third column of the first.
@@ -15,10 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from keboola_vectorizer.ranking import evidence
-from keboola_vectorizer.ranking.identity import EXACT, EXACT_BUT_KIND, IdentityMatcher
+from keboola_vectorizer.ranking.identity import EXACT, EXACT_BUT_KIND, IdentityMatcher, intent_outside_names
 from keboola_vectorizer.ranking.intent import Intent, detect
+from keboola_vectorizer.ranking.scope import Scope, project_scope
 from keboola_vectorizer.store.base import Hit
 
 PARTS = ("column", "configuration_row")
@@ -33,6 +36,7 @@ class Ranking:
     other_kind_identity: float = 0.5  # share of the identity boost for a named object of a kind not asked for
     flow_share: float = 0.33
     project_weight: float = 0.25
+    scope_weight: float = 1.0  # an object in a project the question names counts 1 + this much
     lineage_lead: float = 1.05  # lineage answers score this much above their anchor table
     anchor_min: float = 0.5  # identity strength a table needs to anchor a lineage question
     # a part ranked below its own whole moves behind every other candidate, unless its kind was asked
@@ -42,7 +46,7 @@ class Ranking:
 
 
 BASELINE = Ranking(part_decay=0.0, whole_leads=False, identity_weight=0.0, kind_prior=0.0, flow_share=0.0,
-                   project_weight=0.0, lineage_lead=0.0, shadowed_parts_last=False)
+                   project_weight=0.0, scope_weight=0.0, lineage_lead=0.0, shadowed_parts_last=False)
 
 
 def _named(ranked: list[Hit], identity: dict[str, float], minimum: float,
@@ -60,24 +64,49 @@ def _named_top(ranked: list[Hit], identity: dict[str, float], minimum: float, *,
                 and (flows or h.payload.get("component_type") != "flow")), default=0.0)
 
 
+def read_question(query: str, payloads: list[dict[str, Any]]) -> tuple[Scope, Intent]:
+    """The projects a question names (where to look) and the kind and lineage it asks for, read
+    among the candidates' names: kind words inside a name the question holds whole, or inside a named
+    project's name ("... in shopify rfm analysis with streamlit"), are no intent."""
+    scope = project_scope(query, payloads)
+    intent = intent_outside_names(query, payloads)
+    if scope.projects:
+        intent = intent.shared_with(intent_outside_names(scope.asked, payloads))
+    return scope, intent
+
+
 def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list[str]], list[Hit]],
-          notes: dict[str, dict], intent: Intent | None = None) -> tuple[list[Hit], Intent]:
-    """Identity, kind prior, flow credit, joint evidence, lineage; best first (`intent`: the query's,
-    when the caller has detected it already)."""
+          notes: dict[str, dict], intent: Intent | None = None,
+          scope: Scope | None = None) -> tuple[list[Hit], Intent]:
+    """Scope, identity, kind prior, flow credit, joint evidence, lineage; best first (`intent`: the
+    query's, when the caller has detected it already; `scope`: the projects the question names,
+    ranking/scope.py)."""
     intent = intent or detect(query)
     if not ranked:
         return ranked, intent
+    scoped = scope is not None and bool(scope.projects)
+    if scoped and ranking.scope_weight > 0:
+        for hit in ranked:
+            if hit.payload.get("project_id") in scope.projects:
+                hit.score *= 1.0 + ranking.scope_weight
+                notes.setdefault(hit.document_id, {})["project_named"] = True
     top = max(h.score for h in ranked)
     identity: dict[str, float] = {}
     subjects: set[str] = set()  # named objects of a kind not asked for
     if ranking.identity_weight > 0:
         matcher = IdentityMatcher(query, [h.payload for h in ranked])
+        # Within a named project, the rest of the question names the answer ("deals in crm hubspot":
+        # "deals"); an object whose whole name is the project's words is the scope, not the answer.
+        inside = IdentityMatcher(scope.asked, [h.payload for h in ranked]) if scoped else None
         for hit in ranked:
             # A column or row named in the question is evidence for its table or configuration (which
             # leads its parts), not the answer, unless the question asks for that kind of part.
             if hit.payload.get("kind") in PARTS and hit.payload.get("kind") not in intent.kinds:
                 continue
             strength = matcher.strength(hit.payload)
+            if inside is not None:
+                strength = max(inside.strength(hit.payload),
+                               0.0 if matcher.name_within(hit.payload, scope.words) else strength)
             if hit.payload.get("kind") == "bucket" and strength < (EXACT_BUT_KIND if "bucket" in intent.kinds
                                                                    else EXACT):
                 # A bucket named inside a longer question ("... of the student club", "the extractor for
