@@ -22,7 +22,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from keboola_vectorizer.errors import ConfigError
-from keboola_vectorizer.secret_files import SECRET_FIELDS, read_secret_file, secrets_dir
+from keboola_vectorizer.light_settings import SECRET_FIELDS, read_secret_file, secrets_dir
 from keboola_vectorizer.store.types import DEFAULT_COLLECTION
 
 if TYPE_CHECKING:

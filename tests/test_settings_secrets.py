@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from keboola_vectorizer.config import load_settings
-from keboola_vectorizer.secret_files import DEFAULT_SECRETS_DIR, read_secret_file, secrets_dir
+from keboola_vectorizer.light_settings import DEFAULT_SECRETS_DIR, read_secret_file, secrets_dir
 
 VARIABLES = {"KBC_STORAGE_TOKEN": "kbc_storage_token", "QDRANT_API_KEY": "qdrant_api_key",
              "OPENAI_API_KEY": "openai_api_key"}

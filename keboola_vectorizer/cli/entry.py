@@ -3,19 +3,18 @@ answered on the standard library (cli/thin_search.py); every other command line 
 
 from __future__ import annotations
 
-import os
 import sys
 
 
 def main() -> None:
     from keboola_vectorizer.cli.thin_search import answer, understood
 
-    search = understood(sys.argv[1:], os.environ)
+    search = understood(sys.argv[1:])
     if search is None:
         from keboola_vectorizer.cli.runner import main as full_cli
 
         full_cli()
         return
-    code = answer(search, os.environ)
+    code = answer(search)
     sys.stdout.flush()
     sys.exit(code)

@@ -66,40 +66,36 @@ class ThinSearch:
     as_json: bool
 
 
-def _setting(environ: Mapping[str, str], name: str) -> str | None:
-    """A variable as the settings read it: in any case; empty counts as unset."""
-    return next((value for key, value in environ.items() if key.lower() == name and value), None)
-
-
-def understood(argv: Sequence[str], environ: Mapping[str, str]) -> ThinSearch | None:
-    """The search this command line asks of a running service, or None: the full CLI's to answer."""
+def understood(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> ThinSearch | None:
+    """The search this command line asks of a running service, or None: the full CLI's to answer
+    (`environ`: the variables to read instead of the process's)."""
     if not argv or argv[0] != "search" or "--help" in argv:
         return None
-    service_url = _setting(environ, "kv_service_url")
+    from keboola_vectorizer.light_settings import secret_in_force, setting
+
+    service_url = setting("kv_service_url", environ)
     if service_url is None:
         return None
     try:
-        timeout = float(_setting(environ, "kv_service_timeout") or DEFAULT_TIMEOUT_S)
+        timeout = float(setting("kv_service_timeout", environ) or DEFAULT_TIMEOUT_S)
         parsed = _parser().parse_args(list(argv[1:]))
     except (_NotUnderstood, ValueError):
         return None
     if not parsed.query.strip() or not 1 <= parsed.limit <= MAX_LIMIT or not timeout > 0:
         return None
-    from keboola_vectorizer.secret_files import secret_in_force
-
     return ThinSearch(service_url, secret_in_force("kv_api_key", environ), timeout, parsed.query, parsed.project,
                       parsed.kind, parsed.bucket, parsed.component, parsed.stage, parsed.mode, parsed.limit,
                       parsed.explain, parsed.as_json)
 
 
-def answer(search: ThinSearch, environ: Mapping[str, str]) -> int:
+def answer(search: ThinSearch) -> int:
     """Ask the service, print what the full CLI would print; the exit code."""
     from keboola_vectorizer.errors import ExitCode, VectorizerError
+    from keboola_vectorizer.light_settings import SECRET_FIELDS, secret_in_force
     from keboola_vectorizer.redact import register_secrets
-    from keboola_vectorizer.secret_files import SECRET_FIELDS, secret_in_force
     from keboola_vectorizer.service.client import search_via_service
 
-    register_secrets(secret_in_force(field, environ) for field in SECRET_FIELDS)
+    register_secrets(secret_in_force(field) for field in SECRET_FIELDS)
     try:
         found = search_via_service(search.service_url, search.api_key, search.query, mode=search.mode,
                                    limit=search.limit, timeout=search.timeout, explain=search.explain,
