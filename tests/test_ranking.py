@@ -95,6 +95,15 @@ def test_the_literal_name_beats_the_same_name_with_a_kind_word() -> None:
     assert ranked_ids("nightly", {SCHEDULE: 0.052, FLOW: 0.05})[0] == FLOW
 
 
+def test_an_exact_name_leads_objects_named_less_exactly_however_far_behind() -> None:
+    # The scheduler's text repeats the flow's and more; a table shares most of a transformation's name.
+    assert ranked_ids("nightly", {SCHEDULE: 0.09, FLOW: 0.02})[:2] == [FLOW, SCHEDULE]
+    # Several objects of the exact name keep their own order above the rest.
+    assert ranked_ids("order items", {CHECKER: 0.09, NAMED_BUILDER: 0.01, ORDERS: 0.02})[:2] == [ORDERS, NAMED_BUILDER]
+    # Without the stage the better-scored object stays first.
+    assert ranked_ids("nightly", {SCHEDULE: 0.09, FLOW: 0.02}, stages.Ranking(exact_leads=False))[0] == SCHEDULE
+
+
 def test_a_named_object_of_another_kind_than_asked_gives_way_to_the_asked_kind() -> None:
     # Both are called "shop orders source"; the question asks for the extractor.
     scores = {SOURCE_TABLE: 0.09, EXTRACTOR: 0.05}

@@ -2,11 +2,11 @@
 
 Weights are round values chosen for what they mean, then checked on every question set (none was
 fitted to one): an object in a project the question names counts double; an exact name adds the top
-candidate's whole score (so it comes first unless several objects share the name; nine tenths of it
-when the names differ by a kind word only); a matching kind is a 30% prior; a flow gains a third of
-the best task it runs; a project's joint evidence scales by at most 1.25; lineage answers, and a flow
-running the task a question names, go just above their anchor and above whatever else the question
-names (it is the subject, they are the answer).
+candidate's whole score (nine tenths of it when the names differ by a kind word only), and an object
+called exactly what the question says then leads every object named less exactly; a matching kind is
+a 30% prior; a flow gains a third of the best task it runs; a project's joint evidence scales by at
+most 1.25; lineage answers, and a flow running the task a question names, go just above their anchor
+and above whatever else the question names (it is the subject, they are the answer).
 After them (search.py), a table keeps its best column right behind it and its further columns step
 behind every other candidate: they repeat what the table shows, and a question that needs several
 tables needs the next table more than a third column of the first.
@@ -25,6 +25,7 @@ from keboola_vectorizer.ranking.scope import Scope, project_scope
 from keboola_vectorizer.store.base import Hit
 
 PARTS = ("column", "configuration_row")
+EXACT_LEAD = 1.01  # how far an exact name is put above the best object named less exactly
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Ranking:
     project_weight: float = 0.25
     scope_weight: float = 1.0  # an object in a project the question names counts 1 + this much
     lineage_lead: float = 1.05  # lineage answers score this much above their anchor table
+    exact_leads: bool = True  # an exact name leads every object named less exactly
     anchor_min: float = 0.5  # identity strength a table needs to anchor a lineage question
     # a part ranked below its own whole moves behind every other candidate, unless its kind was asked
     # for or it is among the first `shadow_keep` such parts of that whole
@@ -46,7 +48,8 @@ class Ranking:
 
 
 BASELINE = Ranking(part_decay=0.0, whole_leads=False, identity_weight=0.0, kind_prior=0.0, flow_share=0.0,
-                   project_weight=0.0, scope_weight=0.0, lineage_lead=0.0, shadowed_parts_last=False)
+                   project_weight=0.0, scope_weight=0.0, lineage_lead=0.0, exact_leads=False,
+                   shadowed_parts_last=False)
 
 
 def _named(ranked: list[Hit], identity: dict[str, float], minimum: float,
@@ -62,6 +65,20 @@ def _named_top(ranked: list[Hit], identity: dict[str, float], minimum: float, *,
     what a flow or lineage answer about them must rank above."""
     return max((h.score for h in ranked if identity.get(h.document_id, 0.0) >= minimum
                 and (flows or h.payload.get("component_type") != "flow")), default=0.0)
+
+
+def _exact_lead(ranked: list[Hit], identity: dict[str, float], subjects: set[str]) -> None:
+    """An object called exactly what the question says leads every object named less exactly ("month
+    end close" is the flow of that name, not the scheduler "Schedule: Month end close", nor a table
+    whose name shares most of the words), unless it is a subject of another kind than asked."""
+    exact = [h for h in ranked if identity.get(h.document_id) == EXACT and h.document_id not in subjects]
+    others = [h.score for h in ranked if 0 < identity.get(h.document_id, 0.0) < EXACT]
+    if not exact or not others:
+        return
+    lift = max(others) / min(h.score for h in exact)
+    if lift > 1.0:
+        for hit in exact:
+            hit.score *= lift * EXACT_LEAD
 
 
 def read_question(query: str, payloads: list[dict[str, Any]]) -> tuple[Scope, Intent]:
@@ -119,6 +136,8 @@ def apply(query: str, ranked: list[Hit], ranking: Ranking, fetch: Callable[[list
                 if intent.kinds and not intent.matches(hit.payload):
                     subjects.add(hit.document_id)
                 notes.setdefault(hit.document_id, {})["identity"] = round(strength, 3)
+        if ranking.exact_leads:
+            _exact_lead(ranked, identity, subjects)
     if ranking.kind_prior > 0 and intent.kinds:
         for hit in ranked:
             matched = intent.matches(hit.payload)
