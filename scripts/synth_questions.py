@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Templated questions generated from any snapshot's documents, for the question classes that hand-written
 sets rarely cover: an object's exact name, its name with the kind it is, what produces / reads a table
-(from the lineage the documents record), which flow runs a configuration, and a name several projects
-hold, asked of one project by its name.
+(from the lineage the documents record), which flow runs a configuration, a name several projects
+hold, asked of one project by its name, and a name with humps typed without them ("hubspot").
 
 The questions come from the snapshot itself (its names, its lineage), so no set's questions or names
 live in the repository, and the same templates test any organisation. Names are typed the way people
@@ -11,7 +11,7 @@ type them: identifiers split into lower-case words ("bdm_orders" -> "bdm orders"
     python scripts/synth_questions.py ../shared/sample-org --out /tmp/synth.jsonl [--per-class 40]
 
 Each line is the eval format plus `class` (exact name, kind named, lineage upstream, lineage
-downstream, flow, project named), which `eval` and `eval_all.py --groups` break the figures down by.
+downstream, flow, project named, name typed whole), which `eval` and `eval_all.py --groups` break the figures down by.
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ def typed(name: str) -> str:
     return " ".join(re.findall(r"[A-Za-z0-9]+", spaced)).lower()
 
 
+def typed_whole(name: str) -> str:
+    """The name typed without its humps ("HubSpot CRM" -> "hubspot crm"), as brands are typed."""
+    return " ".join(re.findall(r"[A-Za-z0-9]+", name)).lower()
+
+
 def generate(docs: list[tuple[str, dict[str, Any]]], per_class: int, seed: int) -> list[dict[str, Any]]:
     by_name: dict[str, list[str]] = defaultdict(list)
     for doc_id, payload in docs:
@@ -56,6 +61,9 @@ def generate(docs: list[tuple[str, dict[str, Any]]], per_class: int, seed: int) 
             continue
         same = by_name[name]
         classes["exact name"].append({"query": name, "relevant": same})
+        whole = typed_whole(str(payload.get("name") or ""))
+        if whole != name:
+            classes["name typed whole"].append({"query": whole, "relevant": same})
         word = "table" if kind == "table" else KIND_WORD.get(str(payload.get("component_type")))
         if word:
             classes["kind named"].append({"query": f"the {word} {name}", "relevant": same})

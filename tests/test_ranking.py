@@ -344,3 +344,19 @@ def test_a_question_that_is_only_a_project_name_is_not_scoped() -> None:
     named = project_scope("the deals table in analytics sandbox", payloads_)
     assert named.projects == frozenset({6}) and "sandbox" not in named.asked and "deal" in named.asked
     assert project_scope("sandbox deals", payloads_).projects == frozenset()  # the whole name, or no scope
+
+
+def test_a_name_split_at_its_humps_meets_the_word_people_type() -> None:
+    extractor = {**configuration("HubSpot CRM", "extractor", "61"), "project_id": 7, "project_name": "Sales HubSpot"}
+    writer = {**configuration("PostgreSQL warehouse", "writer", "62"), "project_id": 7}
+    table = {"kind": "table", "name": "deals", "project_id": 7, "project_name": "Sales HubSpot"}
+    assert IdentityMatcher("hubspot crm", [extractor, writer]).strength(extractor) == EXACT
+    assert IdentityMatcher("hub spot crm", [extractor, writer]).strength(extractor) == EXACT
+    assert IdentityMatcher("postgresql warehouse", [extractor, writer]).strength(writer) == EXACT
+    assert detect("postgresql warehouse writer").kinds == ["writer"]  # no "sql" made up for the intent
+    assert project_scope("deals in sales hubspot", [extractor, table]).projects == frozenset({7})
+    # Either spelling, even where another name holds the brand whole.
+    tiktok = [{"kind": "bucket", "name": "tiktok", "project_id": 7},
+              configuration("TikTok Ads reporting", "extractor", "63")]
+    assert IdentityMatcher("tiktok ads reporting", tiktok).strength(tiktok[1]) == EXACT
+    assert IdentityMatcher("tik tok ads reporting", tiktok).strength(tiktok[1]) == EXACT

@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any
 
 from keboola_vectorizer.ranking.intent import KIND_INTENTS, KIND_WORDS, QUESTION_WORDS, VERB_WORDS, Intent, detect
-from keboola_vectorizer.ranking.words import content_words, is_code_like, words
+from keboola_vectorizer.ranking.words import content_words, is_code_like, spellings, words
 
 EXACT = 1.0  # the question is the name (function words aside), or holds the object's id
 # The question is the name once kind words are set aside on both sides: "newsletter stats" is the flow
@@ -63,14 +63,19 @@ class IdentityMatcher:
     def name_within(self, payload: dict[str, Any], allowed: frozenset[str]) -> bool:
         """Whether every word of the object's name is one of `allowed` (the HubSpot CRM extractor's
         name is all inside a project called "CRM HubSpot")."""
-        name = self._name_terms(str(payload.get("name") or ""), KIND_WORDS)
-        return bool(name) and all(w in allowed for w in name)
+        for spelling in spellings(str(payload.get("name") or "")):
+            name = self._name_terms(spelling, KIND_WORDS)
+            if name and all(w in allowed for w in name):
+                return True
+        return False
 
     def strength(self, payload: dict[str, Any]) -> float:
         """0 (no identity) to 1 (the question names exactly this object)."""
         if any(f" {i} " in f" {self.raw} " or self.raw.strip() == i for i in _ids(payload)):
             return EXACT
-        raw_name = str(payload.get("name") or "")
+        return max(self._name_strength(name) for name in spellings(str(payload.get("name") or "")))
+
+    def _name_strength(self, raw_name: str) -> float:
         name = self._name_terms(raw_name, KIND_WORDS)
         if not name or not self.query_content:
             return 0.0

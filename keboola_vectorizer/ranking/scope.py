@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keboola_vectorizer.ranking.intent import QUESTION_WORDS
-from keboola_vectorizer.ranking.words import STOPWORDS, content_words, words
+from keboola_vectorizer.ranking.words import STOPWORDS, content_words, spellings, words
 
 MIN_SINGLE_WORD = 4  # a project called by one word is named only by a word at least this long
 
@@ -38,9 +38,10 @@ def project_scope(query: str, payloads: Iterable[dict[str, Any]]) -> Scope:
     """The projects whose whole name the question holds, in order, with something else to find in them."""
     names: dict[tuple[str, ...], set[Any]] = {}
     for payload in payloads:
-        name = tuple(content_words(str(payload.get("project_name") or "")))
-        if name and (len(name) > 1 or len(name[0]) >= MIN_SINGLE_WORD):
-            names.setdefault(name, set()).add(payload.get("project_id"))
+        for spelling in spellings(str(payload.get("project_name") or "")):
+            name = tuple(content_words(spelling))
+            if name and (len(name) > 1 or len(name[0]) >= MIN_SINGLE_WORD):
+                names.setdefault(name, set()).add(payload.get("project_id"))
     sequence = words(query)
     positions = [i for i, word in enumerate(sequence) if word not in STOPWORDS]
     content = [sequence[i] for i in positions]

@@ -48,6 +48,12 @@ def _split(text: str) -> list[str]:
     return [fold(w.lower()) for w in _WORD.findall(_CAMEL.sub(" ", text))]
 
 
+def spellings(name: str) -> tuple[str, ...]:
+    """A name as people may type it: a name with humps ("HubSpot", "helpArticles") split at them
+    ("hub spot") or whole ("hubspot"), as brands are typed."""
+    return (name, name.lower()) if _CAMEL.search(name) else (name,)
+
+
 def content_words(text: str, extra_stop: frozenset[str] = frozenset()) -> list[str]:
     return [w for w in words(text) if w not in STOPWORDS and w not in extra_stop]
 
