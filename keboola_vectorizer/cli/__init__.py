@@ -5,6 +5,7 @@
     entry.py        the console script: thin_search.py for a search through a running service, else runner.py
     thin_search.py  that search on the standard library alone (no Typer, rich or pydantic)
     json_output.py  the --json writer both share
+    leaving.py      how a process that only read ends (both share it)
     context.py      per-invocation state: settings, `open_store()`, the index lock, embedders
     options.py      every option shared by several commands, defined once
     render.py       every rich table, tree and --json output

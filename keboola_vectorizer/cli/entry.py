@@ -15,6 +15,8 @@ def main() -> None:
 
         full_cli()
         return
+    from keboola_vectorizer.cli.leaving import leave_after_reading
+
     code = answer(search)
-    sys.stdout.flush()
+    leave_after_reading(code)
     sys.exit(code)
