@@ -81,10 +81,11 @@ def generate(docs: list[tuple[str, dict[str, Any]]], per_class: int, seed: int) 
             if names.get(task):
                 classes["flow"].append({"query": f"which flow runs {names[task]}", "relevant": [doc_id],
                                         "task": task})
+    # Tasks of one name in several projects make one question: every flow running one of them answers it.
     flows_of: dict[str, list[str]] = defaultdict(list)
     for row in classes["flow"]:
-        flows_of[row["task"]].append(row["relevant"][0])
-    classes["flow"] = [{"query": row["query"], "relevant": sorted(set(flows_of[row["task"]]))}
+        flows_of[row["query"]].append(row["relevant"][0])
+    classes["flow"] = [{"query": row["query"], "relevant": sorted(set(flows_of[row["query"]]))}
                        for row in classes["flow"]]
     rng = random.Random(seed)
     out = []
