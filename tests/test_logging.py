@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from keboola_vectorizer import cli
+from keboola_vectorizer.cli.app import app as cli_app
 from keboola_vectorizer.cli.context import Invocation
 from keboola_vectorizer.errors import StoreError
 from keboola_vectorizer.keboola.snapshot import Snapshot
@@ -143,7 +143,7 @@ def test_search_audit_line_in_json_names_a_token_hash_never_the_token(
     monkeypatch.setenv("QDRANT_PATH", str(index_dir))
     monkeypatch.setenv("KBC_STORAGE_TOKEN", TOKEN)
     monkeypatch.setenv("LOG_FORMAT", "json")  # what the container sets
-    result = CliRunner().invoke(cli.app, ["search", "exchange rates", "--mode", "sparse", "--project",
+    result = CliRunner().invoke(cli_app, ["search", "exchange rates", "--mode", "sparse", "--project",
                                           str(PROJECT), "--kind", "table", "--limit", "3", "--json"])
     assert result.exit_code == 0, result.output
     assert TOKEN not in result.stdout and TOKEN not in result.stderr
@@ -161,7 +161,7 @@ def test_search_audit_line_in_text_mode_even_at_warning_level(index_dir: Path,
     monkeypatch.setenv("QDRANT_PATH", str(index_dir))
     monkeypatch.setenv("LOG_FORMAT", "json")
     monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    result = CliRunner().invoke(cli.app, ["--log-format", "text", "search", "exchange rates", "--mode", "sparse"])
+    result = CliRunner().invoke(cli_app, ["--log-format", "text", "search", "exchange rates", "--mode", "sparse"])
     assert result.exit_code == 0, result.output
     [line] = [line for line in result.stderr.splitlines() if "keboola_vectorizer.audit" in line]
     assert " INFO keboola_vectorizer.audit: search by token anonymous: " in line
@@ -171,7 +171,7 @@ def test_search_audit_line_in_text_mode_even_at_warning_level(index_dir: Path,
 
 def test_failed_search_is_audited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "empty"))
-    result = CliRunner().invoke(cli.app, ["--log-format", "json", "search", "anything", "--mode", "sparse"])
+    result = CliRunner().invoke(cli_app, ["--log-format", "json", "search", "anything", "--mode", "sparse"])
     assert result.exit_code != 0
     [audit] = [line for line in json_lines(result.stderr) if line["logger"] == "keboola_vectorizer.audit"]
     assert (audit["outcome"], audit["result_count"], audit["token_hash"]) == ("error", None, "anonymous")
@@ -188,7 +188,7 @@ def test_failed_index_run_logs_one_json_error_with_stage_and_project(
     monkeypatch.setattr(Invocation, "embedder", lambda *args: embedder)
     failing = _FailingUpserts(tmp_path / "qdrant")
     monkeypatch.setattr("keboola_vectorizer.store.factory.open_store", lambda settings, **_: failing)
-    result = CliRunner().invoke(cli.app, ["--log-format", "json", "index", "--snapshot", str(snapshot_dir)])
+    result = CliRunner().invoke(cli_app, ["--log-format", "json", "index", "--snapshot", str(snapshot_dir)])
     assert isinstance(result.exception, StoreError)
     [error] = [line for line in json_lines(result.stderr) if line["level"] == "error"]
     assert (error["stage"], error["project_id"], error["error"], error["run_id"], error["logger"]) == (
@@ -197,6 +197,6 @@ def test_failed_index_run_logs_one_json_error_with_stage_and_project(
                                 "Qdrant refused the write — check the cluster")
 
     # On a terminal main() prints the one error line itself; the log adds nothing.
-    result = CliRunner().invoke(cli.app, ["--log-format", "text", "index", "--snapshot", str(snapshot_dir)])
+    result = CliRunner().invoke(cli_app, ["--log-format", "text", "index", "--snapshot", str(snapshot_dir)])
     assert isinstance(result.exception, StoreError)
     assert " ERROR " not in result.stderr

@@ -275,11 +275,11 @@ def test_api_key_from_a_secret_file_guards_http(mini_index: Path, embedder, tmp_
 def test_http_beyond_loopback_needs_a_key(monkeypatch, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from keboola_vectorizer import cli
+    from keboola_vectorizer.cli.app import app as cli_app
     from keboola_vectorizer.errors import ConfigError
 
     monkeypatch.delenv("KV_API_KEY", raising=False)
     monkeypatch.setenv("KV_SECRETS_DIR", str(tmp_path))
     monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "qdrant"))
-    result = CliRunner().invoke(cli.app, ["mcp", "--transport", "http", "--host", "0.0.0.0"])
+    result = CliRunner().invoke(cli_app, ["mcp", "--transport", "http", "--host", "0.0.0.0"])
     assert isinstance(result.exception, ConfigError) and "KV_API_KEY" in result.exception.one_line()

@@ -16,7 +16,7 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from keboola_vectorizer import cli
+from keboola_vectorizer.cli.app import app as cli_app
 from keboola_vectorizer.cli.context import Invocation
 from keboola_vectorizer.errors import StoreError
 from keboola_vectorizer.keboola.extract import extract_snapshot
@@ -91,7 +91,7 @@ def normalise(lines: list[str]) -> Counter[str]:
 
 
 def invoke(*args: str) -> Any:
-    return CliRunner().invoke(cli.app, list(args))
+    return CliRunner().invoke(cli_app, list(args))
 
 
 def test_index_run_sends_counts_durations_and_latencies(agent: Agent, snapshot_dir: Path, tmp_path: Path,

@@ -280,16 +280,17 @@ def test_payload_fields_select_what_comes_back(filled: VectorStore) -> None:
 
 
 def test_tied_scores_are_ordered_by_document_id(store: VectorStore) -> None:
-    # Twelve points with the same vectors tie; written in reverse id order, so an answer that follows
-    # the store's own order of equals would not come out sorted. (A hybrid query is fused by Qdrant,
-    # whose branches order their ties as they come; search fuses on its side, ranking/fusion.py.)
-    twins = [record(f"9003/table/out.c-twin.t{n:02d}", [0, 1, 0, 0], "twin orders table") for n in range(12)]
+    # Ten points with the same vectors tie; written in reverse id order, so an answer that follows
+    # the store's own order of equals would not come out sorted. (Ties running further past the cut
+    # than TIE_MARGIN are not settled; a hybrid query is fused by Qdrant, whose branches order their
+    # ties as they come; search fuses on its side, ranking/fusion.py.)
+    twins = [record(f"9003/table/out.c-twin.t{n:02d}", [0, 1, 0, 0], "twin orders table") for n in range(10)]
     store.ensure(META)
     store.upsert(list(reversed(twins)))
     by_id = sorted(ids(twins))
     vectors = QueryVectors(dense=[0, 1, 0, 0], sparse=query_sparse("twin orders"))
     for mode in ("dense", "sparse"):
-        for limit in (1, 3, 12):
+        for limit in (1, 3, 10):
             assert ids(store.query(vectors, mode, SearchFilters(), limit)) == by_id[:limit], (mode, limit)
 
 

@@ -43,7 +43,7 @@ from keboola_vectorizer.store.types import (
 )
 
 # Hits fetched past a query's limit so that scores tied at the cut are settled by id.
-TIE_MARGIN = 8
+TIE_MARGIN = 10
 
 log = logging.getLogger(__name__)
 
@@ -122,18 +122,15 @@ class StoreCore(ABC):
     def _settled(self, plan: QueryPlan) -> list[Hit]:
         """The plan's hits with equal scores ordered by document id.
 
-        Qdrant orders equal scores as its segments happen to yield them (BM25 gives dozens of
-        columns one score), so the same query could return a different answer at a tie. Hits past
-        the limit, more while the last of them still ties the one at the cut, let the whole tie be
-        cut by id. A hybrid query's branches are fused inside Qdrant, which orders their ties itself;
-        search fuses the two lists on its side (ranking/fusion.py) and is settled throughout."""
-        fetch = plan.limit + TIE_MARGIN
-        while True:
-            hits = self._execute(replace(plan, limit=fetch))
-            hits.sort(key=lambda hit: (-hit.score, hit.document_id))
-            if len(hits) < fetch or len(hits) <= plan.limit or hits[-1].score != hits[plan.limit - 1].score:
-                return hits[:plan.limit]
-            fetch *= 2
+        Qdrant orders equal scores as its segments happen to yield them, so the same query could
+        return a different answer at a tie. `TIE_MARGIN` hits past the limit let a tie at the cut be
+        cut by id, unless more equal scores than that run past it (BM25 gives dozens of columns one
+        score): fetching all of them would double the cost of a search, and search's own fusion drops
+        such a boundary group anyway (ranking/fusion.py). A hybrid query's branches are fused inside
+        Qdrant, which orders their ties itself; search fuses the two lists on its side."""
+        hits = self._execute(replace(plan, limit=plan.limit + TIE_MARGIN))
+        hits.sort(key=lambda hit: (-hit.score, hit.document_id))
+        return hits[:plan.limit]
 
     def recommend(self, document_id: str, filters: SearchFilters, limit: int) -> list[Hit]:
         found = self._retrieve_points([point_id(document_id)], payload=["document_id"], vectors=[DENSE_VECTOR])
