@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -115,6 +116,20 @@ def test_a_json_search_through_the_service_imports_no_cli_framework(service_url:
     assert json.loads(done.stdout)[0]["id"] == REVENUE_TABLE
     line = next(x for x in done.stderr.splitlines() if x.startswith("MODULES"))
     assert line == "MODULES" + " False" * len(heavy), line
+
+
+def test_a_service_that_does_not_answer_in_time_is_one_line_naming_the_timeout() -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)  # accepts connections, never answers
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        slow = _cli("search", "shop", "--json", KV_SERVICE_URL=url, KV_SERVICE_TIMEOUT="0.5")
+    finally:
+        silent.close()
+    assert slow.returncode == 11 and slow.stdout == ""
+    assert "did not answer within 0.5 s" in slow.stderr and "KV_SERVICE_TIMEOUT" in slow.stderr
+    assert slow.stderr.count("\n") == 1
 
 
 def test_ready_service_fixture_is_really_ready(service_url: str) -> None:

@@ -63,6 +63,9 @@ def search_via_service(base_url: str, api_key: str | None, query: str, *, mode: 
         raise _error_for(error.code, str(message)) from None
     except (OSError, http.client.HTTPException, ValueError) as error:  # URLError and timeouts are OSErrors
         cause = getattr(error, "reason", None) or error
+        if isinstance(cause, TimeoutError):
+            raise ServiceError(f"the search service at {base_url} did not answer within {timeout:g} s",
+                               "check that it is up, or raise KV_SERVICE_TIMEOUT") from None
         raise ServiceError(f"cannot reach the search service at {base_url} ({type(cause).__name__})",
                            UNREACHABLE_FIX) from None
     return [SearchResult.from_json(item) for item in body.get("results", []) if isinstance(item, dict)]
