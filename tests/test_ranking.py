@@ -360,3 +360,8 @@ def test_a_name_split_at_its_humps_meets_the_word_people_type() -> None:
               configuration("TikTok Ads reporting", "extractor", "63")]
     assert IdentityMatcher("tiktok ads reporting", tiktok).strength(tiktok[1]) == EXACT
     assert IdentityMatcher("tik tok ads reporting", tiktok).strength(tiktok[1]) == EXACT
+
+
+def test_an_exact_name_among_candidates_without_scores_is_still_ranked() -> None:
+    # Wholes fetched only through their parts come in at 0: nothing to scale, nothing to divide by.
+    assert set(ranked_ids("nightly", {FLOW: 0.0, SCHEDULE: 0.0})) == {FLOW, SCHEDULE}

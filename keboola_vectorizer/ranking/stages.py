@@ -73,9 +73,10 @@ def _exact_lead(ranked: list[Hit], identity: dict[str, float], subjects: set[str
     whose name shares most of the words), unless it is a subject of another kind than asked."""
     exact = [h for h in ranked if identity.get(h.document_id) == EXACT and h.document_id not in subjects]
     others = [h.score for h in ranked if 0 < identity.get(h.document_id, 0.0) < EXACT]
-    if not exact or not others:
+    lowest = min((h.score for h in exact), default=0.0)
+    if not others or lowest <= 0:
         return
-    lift = max(others) / min(h.score for h in exact)
+    lift = max(others) / lowest
     if lift > 1.0:
         for hit in exact:
             hit.score *= lift * EXACT_LEAD
