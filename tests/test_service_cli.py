@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +132,33 @@ def test_a_service_that_does_not_answer_in_time_is_one_line_naming_the_timeout()
     assert slow.returncode == 11 and slow.stdout == ""
     assert "did not answer within 0.5 s" in slow.stderr and "KV_SERVICE_TIMEOUT" in slow.stderr
     assert slow.stderr.count("\n") == 1
+
+
+def test_an_answer_the_cli_cannot_read_is_one_line_either_way() -> None:
+    """A service answering results without their fields (another program on the port): the thin path
+    ends with the full CLI's last-resort line and exit code, never a traceback."""
+    class Broken(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"results": [{"id": "1/table/in.c-a.b"}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        thin, full = _cli("search", "shop", "--json", KV_SERVICE_URL=url), _full_cli("search", "shop", "--json",
+                                                                                     KV_SERVICE_URL=url)
+    finally:
+        server.shutdown()
+    assert (thin.returncode, thin.stdout, thin.stderr) == (full.returncode, full.stdout, full.stderr)
+    assert thin.returncode == 1 and "unexpected TypeError" in thin.stderr and thin.stderr.count("\n") == 1
 
 
 def test_ready_service_fixture_is_really_ready(service_url: str) -> None:

@@ -36,6 +36,12 @@ def error_line(text: str) -> None:
     stderr.print(f"[red]error:[/] {safe(scrub(text))}", highlight=False, soft_wrap=True)
 
 
+def unexpected_error(error: Exception) -> None:
+    """The last resort's one line: never a traceback, which may hold secrets."""
+    stderr.print(f"[red]error:[/] unexpected {type(error).__name__}: {safe(scrub(str(error))[:300])} — "
+                 "rerun with KV_DEBUG=1 for the traceback and report it", highlight=False, soft_wrap=True)
+
+
 @contextmanager
 def progress_bars(enabled: bool) -> Iterator[Callable[[str, int, int | None], None]]:
     """A progress callback drawing rich bars on stderr (only on a terminal)."""

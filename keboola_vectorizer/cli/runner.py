@@ -68,9 +68,7 @@ def _run(argv: list[str], invocation: Invocation) -> int:
     except Exception as error:  # the last resort: one line, never a traceback with secrets
         if debug_tracebacks():
             raise
-        render.stderr.print(f"[red]error:[/] unexpected {type(error).__name__}: "
-                            f"{render.safe(scrub(str(error))[:300])} — "
-                            "rerun with KV_DEBUG=1 for the traceback and report it", highlight=False, soft_wrap=True)
+        render.unexpected_error(error)
         return ExitCode.UNEXPECTED
     return code if isinstance(code, int) else ExitCode.OK
 

@@ -91,7 +91,7 @@ def understood(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
 def answer(search: ThinSearch) -> int:
     """Ask the service, print what the full CLI would print; the exit code."""
     from keboola_vectorizer.errors import ExitCode, VectorizerError
-    from keboola_vectorizer.light_settings import SECRET_FIELDS, secret_in_force
+    from keboola_vectorizer.light_settings import SECRET_FIELDS, secret_in_force, setting
     from keboola_vectorizer.redact import register_secrets
     from keboola_vectorizer.service.client import search_via_service
 
@@ -101,17 +101,24 @@ def answer(search: ThinSearch) -> int:
                                    limit=search.limit, timeout=search.timeout, explain=search.explain,
                                    projects=search.projects, kinds=search.kinds, buckets=search.buckets,
                                    components=search.components, stages=search.stages)
+        if search.as_json:
+            from keboola_vectorizer.cli.json_output import print_json
+
+            print_json([result.to_json() for result in found])
+        else:
+            from keboola_vectorizer.cli import render
+
+            render.results(found, False, render.results_title(search.query))
     except VectorizerError as error:
         from keboola_vectorizer.cli import render
 
         render.error_line(error.one_line())
         return int(error.exit_code)
-    if search.as_json:
-        from keboola_vectorizer.cli.json_output import print_json
-
-        print_json([result.to_json() for result in found])
-    else:
+    except Exception as error:  # the last resort, as the full CLI's (cli/runner.py)
+        if setting("kv_debug"):
+            raise
         from keboola_vectorizer.cli import render
 
-        render.results(found, False, render.results_title(search.query))
+        render.unexpected_error(error)
+        return int(ExitCode.UNEXPECTED)
     return int(ExitCode.OK)
