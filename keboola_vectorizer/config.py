@@ -22,7 +22,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from keboola_vectorizer.errors import ConfigError
-from keboola_vectorizer.light_settings import SECRET_FIELDS, read_secret_file, secrets_dir
+from keboola_vectorizer.light_settings import DEFAULT_SERVICE_TIMEOUT_S, SECRET_FIELDS, read_secret_file, secrets_dir
 from keboola_vectorizer.store.types import DEFAULT_COLLECTION
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     kv_mcp_max_chars: int = Field(default=12_000, ge=1_000, le=200_000)
     # For the CLI: a running search service (`serve`) that `search` asks instead of loading the model.
     kv_service_url: str | None = None
-    kv_service_timeout: float = Field(default=30.0, gt=0)
+    kv_service_timeout: float = Field(default=DEFAULT_SERVICE_TIMEOUT_S, gt=0)
 
     log_format: Literal["text", "json"] | None = None
     log_level: str = "INFO"

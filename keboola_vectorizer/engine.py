@@ -33,6 +33,7 @@ from keboola_vectorizer.config import Settings, load_settings
 from keboola_vectorizer.edge_reader import EdgeReaderCopy, edge_stamp, take_copy
 from keboola_vectorizer.embedding.base import Embedder
 from keboola_vectorizer.errors import ConfigError, EmbeddingError, EmptyIndexError, StoreError
+from keboola_vectorizer.ids import KINDS, STAGES
 from keboola_vectorizer.lineage_query import LineageResult, resolve, walk
 from keboola_vectorizer.lineage_query import _node as lineage_node
 from keboola_vectorizer.search import SEARCH_MODES, ensure_searchable
@@ -43,8 +44,6 @@ from keboola_vectorizer.store.base import CollectionMeta, SearchFilters, VectorS
 log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 4096
 
-KINDS = ("bucket", "table", "column", "configuration", "configuration_row")
-STAGES = ("in", "out")
 DIRECTIONS = ("upstream", "downstream", "both")
 
 

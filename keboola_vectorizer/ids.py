@@ -25,6 +25,8 @@ class Kind(str, Enum):
 
 
 KINDS = tuple(kind.value for kind in Kind)
+# A bucket id starts with its stage: `in.c-crm`, `out.c-reporting`.
+STAGES = ("in", "out")
 _POINT_NAMESPACE = uuid.UUID("6f1c7f0e-3b7a-5c55-9a51-4b2d0c9e8a11")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 DEFAULT_SECRETS_DIR = "/var/run/secrets/keboola-vectorizer"
 SECRET_FIELDS = ("kbc_storage_token", "qdrant_api_key", "openai_api_key", "kv_api_key")
+DEFAULT_SERVICE_TIMEOUT_S = 30.0  # KV_SERVICE_TIMEOUT: seconds `search` waits for a running service
 
 
 def secrets_dir() -> Path:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+MAX_RESULTS = 1000  # the most results one search returns (`search --limit`, `/api/search?limit=`)
+
 
 @dataclass
 class SearchResult:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from keboola_vectorizer.errors import ConfigError
-from keboola_vectorizer.ids import Kind
+from keboola_vectorizer.ids import STAGES, Kind
+from keboola_vectorizer.search_result import MAX_RESULTS
 
 if TYPE_CHECKING:
     from keboola_vectorizer.store.base import Boost, SearchFilters
@@ -51,7 +52,7 @@ StageOpt = Annotated[list[str] | None, typer.Option("--stage", help="Only the in
 BranchOpt = Annotated[list[str] | None, typer.Option(
     "--branch", help="Also dev-branch objects of this branch id or name (repeatable; `all`: every branch). "
     "Without it only production is shown.")]
-LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Number of results.")]
+LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, max=MAX_RESULTS, help="Number of results.")]
 ModeOpt = Annotated[Mode, typer.Option("--mode", help="hybrid (dense + BM25, fused), dense or sparse.")]
 BoostOpt = Annotated[bool, typer.Option("--boost", help="Favour recently changed and much-used tables "
                                         "(a Qdrant formula query; off by default).")]
@@ -64,7 +65,7 @@ def search_filters(project: list[int] | None, kind: list[Kind] | None, bucket: l
     from keboola_vectorizer.store.base import SearchFilters
 
     for value in stage or []:
-        if value not in ("in", "out"):
+        if value not in STAGES:
             raise ConfigError(f"unknown stage {value!r}", "use --stage in or --stage out")
     return SearchFilters(project_ids=list(project or []), kinds=[k.value for k in kind or []],
                          bucket_ids=list(bucket or []), component_ids=list(component or []),

@@ -15,12 +15,10 @@ import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from keboola_vectorizer.ids import KINDS
+from keboola_vectorizer.ids import KINDS, STAGES
+from keboola_vectorizer.search_result import MAX_RESULTS
 
-MODES = ("hybrid", "dense", "sparse")
-STAGES = ("in", "out")
-MAX_LIMIT = 1000  # as the full CLI's --limit (cli/options.py)
-DEFAULT_TIMEOUT_S = 30.0  # as config.Settings.kv_service_timeout
+MODES = ("hybrid", "dense", "sparse")  # as search.SEARCH_MODES, without loading the ranking
 
 
 class _NotUnderstood(Exception):
@@ -71,17 +69,17 @@ def understood(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
     (`environ`: the variables to read instead of the process's)."""
     if not argv or argv[0] != "search" or "--help" in argv:
         return None
-    from keboola_vectorizer.light_settings import secret_in_force, setting
+    from keboola_vectorizer.light_settings import DEFAULT_SERVICE_TIMEOUT_S, secret_in_force, setting
 
     service_url = setting("kv_service_url", environ)
     if service_url is None:
         return None
     try:
-        timeout = float(setting("kv_service_timeout", environ) or DEFAULT_TIMEOUT_S)
+        timeout = float(setting("kv_service_timeout", environ) or DEFAULT_SERVICE_TIMEOUT_S)
         parsed = _parser().parse_args(list(argv[1:]))
     except (_NotUnderstood, ValueError):
         return None
-    if not parsed.query.strip() or not 1 <= parsed.limit <= MAX_LIMIT or not timeout > 0:
+    if not parsed.query.strip() or not 1 <= parsed.limit <= MAX_RESULTS or not timeout > 0:
         return None
     return ThinSearch(service_url, secret_in_force("kv_api_key", environ), timeout, parsed.query, parsed.project,
                       parsed.kind, parsed.bucket, parsed.component, parsed.stage, parsed.mode, parsed.limit,

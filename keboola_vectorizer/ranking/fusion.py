@@ -64,7 +64,7 @@ def candidates(store: VectorStore, vectors: QueryVectors, mode: SearchMode, filt
         hits = store.query(vectors, mode, filters, pool, replace(params, prefetch=params.prefetch or pool),
                            fields=fields)
         if mode == "hybrid":
-            return sorted(hits, key=lambda h: (-h.score, h.document_id))
+            return hits  # best first, equal scores by id (the store's query, store/core.py)
         return fuse({mode: hits}, {mode: 1.0}, params.rrf_k, notes)
     lists: dict[str, list[Hit]] = {}
     requested = pool + pool // 2

@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any
 
 from keboola_vectorizer.ranking.intent import KIND_INTENTS, KIND_WORDS, QUESTION_WORDS, VERB_WORDS, Intent, detect
-from keboola_vectorizer.ranking.words import content_words, is_code_like, spellings, words
+from keboola_vectorizer.ranking.words import content_words, find_run, is_code_like, spellings, words
 
 EXACT = 1.0  # the question is the name (function words aside), or holds the object's id
 # The question is the name once kind words are set aside on both sides: "newsletter stats" is the flow
@@ -35,10 +35,6 @@ def _ids(payload: dict[str, Any]) -> list[str]:
               payload.get("bucket_id") if payload.get("kind") == "bucket" else None]
     return [str(v).lower() for v in values if v and len(str(v)) >= 5]
 
-
-def _contiguous(name: list[str], sequence: list[str]) -> bool:
-    width = len(name)
-    return any(sequence[i:i + width] == name for i in range(len(sequence) - width + 1))
 
 
 class IdentityMatcher:
@@ -88,7 +84,7 @@ class IdentityMatcher:
         if covered >= 0.999 and said >= 0.999:
             literal = set(self._name_terms(raw_name, VERB_WORDS))
             return EXACT if literal == self.query_literal else EXACT_BUT_KIND
-        if len(name) >= 2 and _contiguous(name, self.query_sequence):
+        if len(name) >= 2 and find_run(name, self.query_sequence) is not None:
             return CONTAINS  # the whole name, several words long and in order, inside a longer question
         if covered >= NEAR and said >= NEAR:
             return CONTAINS * covered  # nearly the name: a word missing or added

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keboola_vectorizer.ranking.intent import QUESTION_WORDS
-from keboola_vectorizer.ranking.words import STOPWORDS, content_words, spellings, words
+from keboola_vectorizer.ranking.words import STOPWORDS, content_words, find_run, spellings, words
 
 MIN_SINGLE_WORD = 4  # a project called by one word is named only by a word at least this long
 
@@ -27,11 +27,6 @@ class Scope:
     projects: frozenset[Any]
     asked: str
     words: frozenset[str] = frozenset()
-
-
-def _span(name: list[str], sequence: list[str]) -> int | None:
-    width = len(name)
-    return next((i for i in range(len(sequence) - width + 1) if sequence[i:i + width] == name), None)
 
 
 def project_scope(query: str, payloads: Iterable[dict[str, Any]]) -> Scope:
@@ -48,7 +43,7 @@ def project_scope(query: str, payloads: Iterable[dict[str, Any]]) -> Scope:
     named: set[Any] = set()
     dropped: set[int] = set()
     for name, projects in sorted(names.items(), key=lambda item: -len(item[0])):  # longest name first
-        start = _span(list(name), content)
+        start = find_run(list(name), content)
         if start is None or any(positions[i] in dropped for i in range(start, start + len(name))):
             continue
         named |= projects

@@ -48,6 +48,12 @@ def _split(text: str) -> list[str]:
     return [fold(w.lower()) for w in _WORD.findall(_CAMEL.sub(" ", text))]
 
 
+def find_run(run: list[str], sequence: list[str]) -> int | None:
+    """Where `run` first occurs in `sequence`, word for word and in order; None if it does not."""
+    width = len(run)
+    return next((i for i in range(len(sequence) - width + 1) if sequence[i:i + width] == run), None)
+
+
 def spellings(name: str) -> tuple[str, ...]:
     """A name as people may type it: a name with humps ("HubSpot", "helpArticles") split at them
     ("hub spot") or whole ("hubspot"), as brands are typed."""

@@ -13,9 +13,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from keboola_vectorizer.errors import ConfigError
+from keboola_vectorizer.search_result import MAX_RESULTS
 from keboola_vectorizer.service.backend import Backend, SearchQuery
 
-MAX_LIMIT = 1000  # as the CLI's --limit
+MAX_LIMIT = MAX_RESULTS  # as the CLI's --limit
 
 
 class SearchResponse(BaseModel):

@@ -11,6 +11,8 @@ import re
 from collections import Counter
 from typing import Any
 
+from keboola_vectorizer.ids import STAGES
+
 FACET_POOL = 50  # 5 pages of 10; every further result is a full payload fetched per uncached search
 FACET_FIELDS = ("kind", "project", "component", "stage")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -27,7 +29,7 @@ def stage_of(result: dict[str, Any]) -> str | None:
         return str(stage)
     bucket = str(result.get("bucket_id") or result.get("table_id") or "")
     head = bucket.split(".", 1)[0]
-    return head if head in ("in", "out") else None
+    return head if head in STAGES else None
 
 
 def facet_value(result: dict[str, Any], facet: str) -> str | None:

@@ -91,9 +91,9 @@ class VectorStore(Protocol):
 
     def query(self, vectors: QueryVectors, mode: SearchMode, filters: SearchFilters,
               limit: int, params: RankParams | None = None, fields: Sequence[str] | None = None) -> list[Hit]:
-        """Best `limit` points; hybrid fuses a dense and a sparse prefetch with (weighted) RRF in one
-        Qdrant query; `params.boost` rescores the candidates with a formula query. Only the payload
-        `fields` (and `document_id`) when given."""
+        """Best `limit` points, best first and equal scores by document id; hybrid fuses a dense and a
+        sparse prefetch with (weighted) RRF in one Qdrant query; `params.boost` rescores the candidates
+        with a formula query. Only the payload `fields` (and `document_id`) when given."""
         ...
 
     def recommend(self, document_id: str, filters: SearchFilters, limit: int) -> list[Hit]:
