@@ -103,6 +103,37 @@ def test_fingerprint_follows_the_model_files(tmp_path: Path) -> None:
     assert onnx_backend.fingerprint(tmp_path) != first
 
 
+def test_exports_of_gone_or_reinstalled_models_are_pruned(tmp_path: Path) -> None:
+    live = tmp_path / "models" / "live"
+    reinstalled = tmp_path / "models" / "reinstalled"
+    for model in (live, reinstalled):
+        model.mkdir(parents=True)
+        (model / "config.json").write_text("{}")
+    cache = tmp_path / "onnx"
+
+    def exported(name: str, model: Path, fingerprint: str) -> Path:
+        folder = cache / name
+        folder.mkdir(parents=True)
+        (folder / "model.onnx").write_bytes(b"onnx")
+        (folder / "manifest.json").write_text(json.dumps({"model": str(model), "fingerprint": fingerprint}))
+        return folder
+
+    kept = exported("live-1", live, onnx_backend.fingerprint(live))
+    old_install = exported("reinstalled-1", reinstalled, onnx_backend.fingerprint(reinstalled))
+    (reinstalled / "config.json").write_text('{"hidden_size": 384}')  # a reinstall changes the files
+    gone = exported("gone-1", tmp_path / "models" / "deleted-venv", "0123456789abcdef")
+    in_progress = cache / ".export-abc"
+    in_progress.mkdir()
+    unreadable = cache / "odd-1"
+    unreadable.mkdir()
+
+    removed = onnx_backend.prune_stale_exports(cache)
+
+    assert sorted(removed) == sorted([old_install, gone])
+    assert kept.is_dir() and in_progress.is_dir() and unreadable.is_dir()
+    assert not old_install.exists() and not gone.exists()
+
+
 def test_a_query_process_never_imports_torch(exported: Path) -> None:
     code = (
         "import sys\n"

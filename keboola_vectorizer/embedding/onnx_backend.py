@@ -202,7 +202,7 @@ def export(model_path: Path, torch_model: Any = None, cache: str | Path | None =
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
-    root = cache_root()
+    root = target.parent
     try:
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
@@ -250,6 +250,7 @@ def export(model_path: Path, torch_model: Any = None, cache: str | Path | None =
             if not (target / "model.onnx").is_file():  # not another process winning the race
                 raise
         log.info("exported the embedding model to ONNX at %s", target)
+        prune_stale_exports(root)
         return target
     except OnnxUnavailable:
         raise
@@ -257,6 +258,31 @@ def export(model_path: Path, torch_model: Any = None, cache: str | Path | None =
         raise OnnxUnavailable(f"the ONNX export failed ({exc.__class__.__name__}: {str(exc)[:200]})") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def prune_stale_exports(root: Path) -> list[Path]:
+    """Remove exports no model can use again: their model folder is gone or was reinstalled.
+
+    The fingerprint holds the model's path and file times, so each new environment or reinstall
+    exports anew (~100 MB); without this the cache only grows. An export whose model is still
+    there unchanged is kept, whoever uses it.
+    """
+    removed: list[Path] = []
+    for folder in sorted(root.glob("*-*")):
+        if folder.name.startswith("."):
+            continue  # another process's export in progress
+        try:
+            manifest = _read_json(folder / "manifest.json")
+            model = Path(manifest["model"])
+            if model.is_dir() and fingerprint(model) == manifest.get("fingerprint"):
+                continue
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # unreadable or being written: not ours to judge
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    if removed:
+        log.info("removed %d ONNX export(s) of models that are gone or reinstalled", len(removed))
+    return removed
 
 
 def cached_export(model_path: Path, cache: str | Path | None = None) -> Path | None:
