@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from keboola_vectorizer import ids
 from keboola_vectorizer.errors import EmptyIndexError
 from keboola_vectorizer.ranking import stages
-from keboola_vectorizer.ranking.confidence import explanation, match_confidence, word_coverage
+from keboola_vectorizer.ranking.confidence import dense_pool, explanation, match_confidence, word_coverage
 from keboola_vectorizer.ranking.fusion import candidates, rank_positions
 from keboola_vectorizer.ranking.stages import Ranking
 from keboola_vectorizer.search_result import SearchResult
@@ -286,11 +286,12 @@ def search(store: VectorStore, embedder: Callable[[], Embedder], query: str, *,
     ranked = [h for h in ranked if not kinds or h.payload.get("kind") in kinds][:limit]
     payloads = {hit.document_id: hit.payload for hit in store.retrieve([hit.document_id for hit in ranked])}
     results = []
+    pool = dense_pool(notes)
     for hit in ranked:
         result = to_result(Hit(hit.document_id, hit.score, payloads.get(hit.document_id, hit.payload)), query)
         note = notes.get(hit.document_id, {})
         text = str(payloads.get(hit.document_id, {}).get("text") or "")
-        result.confidence = match_confidence(note, notes, word_coverage(query, text))
+        result.confidence = match_confidence(note, notes, word_coverage(query, text), pool)
         if explain:
             result.explain = explanation(note, notes)
         results.append(result)

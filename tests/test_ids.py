@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from keboola_vectorizer import ids
 
 
@@ -16,6 +18,12 @@ def test_ids_have_the_documented_shape() -> None:
         "9001/configuration_row/keboola.ex-db-snowflake/7314/8812"
     assert ids.bucket_id(9001, "in.c-crm") == "9001/bucket/in.c-crm"
     assert ids.KINDS == ("bucket", "table", "column", "configuration", "configuration_row")
+    assert ids.document_id(9001, ids.Kind.table, "in.c-a.t") == ids.document_id(9001, "table", "in.c-a.t")
+
+
+def test_an_unknown_kind_is_refused() -> None:
+    with pytest.raises(ValueError, match="flow"):
+        ids.document_id(9001, "flow", "x")
 
 
 def test_parse_round_trips_and_tolerates_malformed_ids() -> None:

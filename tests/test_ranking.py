@@ -13,6 +13,7 @@ from keboola_vectorizer.ranking.fusion import fuse
 from keboola_vectorizer.ranking.identity import EXACT, EXACT_BUT_KIND, IdentityMatcher, intent_outside_names
 from keboola_vectorizer.ranking.intent import detect
 from keboola_vectorizer.ranking.scope import project_scope
+from keboola_vectorizer.ranking.words import word_set, words
 from keboola_vectorizer.search import rerank, shadowed_parts_last
 from keboola_vectorizer.store.base import Hit
 
@@ -365,3 +366,10 @@ def test_a_name_split_at_its_humps_meets_the_word_people_type() -> None:
 def test_an_exact_name_among_candidates_without_scores_is_still_ranked() -> None:
     # Wholes fetched only through their parts come in at 0: nothing to scale, nothing to divide by.
     assert set(ranked_ids("nightly", {FLOW: 0.0, SCHEDULE: 0.0})) == {FLOW, SCHEDULE}
+
+
+def test_word_set_is_the_set_of_words() -> None:
+    text = ("CustomerLifetimeValue of out.c-crm.ORDERS: categories, Orders and orders; IN-CRM-PIPEDRIVE "
+            "bdm_orders 9006ke analyses status HTTPServer") * 3
+    assert word_set(text) == set(words(text))
+    assert {"customer", "order", "category", "pipedrive", "http", "server"} <= word_set(text)

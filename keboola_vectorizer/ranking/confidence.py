@@ -19,7 +19,7 @@ import math
 from typing import Any
 
 from keboola_vectorizer.ranking.intent import QUESTION_WORDS
-from keboola_vectorizer.ranking.words import content_words, words
+from keboola_vectorizer.ranking.words import content_words, word_set
 
 LOW_CONFIDENCE = 0.5  # below this the best result is "no good match"
 # Log-odds weights of the three signals, and the intercept (see the module docstring).
@@ -40,26 +40,38 @@ def _cosine(note: dict[str, Any], notes: dict[str, dict]) -> float | None:
 def word_coverage(query: str, text: str) -> float:
     """Share of the question's content words that the result's text holds."""
     asked = set(content_words(query, QUESTION_WORDS))
-    return len(asked & set(words(text))) / len(asked) if asked else 0.0
+    return len(asked & word_set(text)) / len(asked) if asked else 0.0
 
 
-def _standout(cosine: float, notes: dict[str, dict]) -> float:
-    """How many standard deviations `cosine` lies above the dense candidates' mean."""
+def dense_pool(notes: dict[str, dict]) -> tuple[float, float] | None:
+    """Mean and standard deviation of the dense candidates' cosines (None below two candidates)."""
     pool = [float(n["dense_score"]) for n in notes.values() if "dense_score" in n]
     if len(pool) < 2:
-        return 0.0
+        return None
     mean = sum(pool) / len(pool)
-    spread = math.sqrt(sum((v - mean) ** 2 for v in pool) / len(pool))
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in pool) / len(pool))
+
+
+def _standout(cosine: float, pool: tuple[float, float] | None) -> float:
+    """How many standard deviations `cosine` lies above the dense candidates' mean."""
+    if pool is None:
+        return 0.0
+    mean, spread = pool
     return (cosine - mean) / spread if spread > 1e-9 else 0.0
 
 
-def match_confidence(note: dict[str, Any], notes: dict[str, dict], coverage: float = 0.0) -> float | None:
-    """0-1, or None when the search had no dense retriever (sparse mode)."""
+def match_confidence(note: dict[str, Any], notes: dict[str, dict], coverage: float = 0.0,
+                     pool: tuple[float, float] | None = None) -> float | None:
+    """0-1, or None when the search had no dense retriever (sparse mode).
+
+    `pool` is `dense_pool(notes)` when the caller rates several results of one search."""
     cosine = _cosine(note, notes)
     named = max(note.get("identity", 0.0), note.get("anchor_identity", 0.0)) >= IDENTITY_CONFIDENT
     if cosine is None:
         return 1.0 if named else None
-    odds = (INTERCEPT + COSINE_WEIGHT * cosine + STANDOUT_WEIGHT * _standout(cosine, notes)
+    if pool is None:
+        pool = dense_pool(notes)
+    odds = (INTERCEPT + COSINE_WEIGHT * cosine + STANDOUT_WEIGHT * _standout(cosine, pool)
             + COVERAGE_WEIGHT * coverage)
     confidence = round(1.0 / (1.0 + math.exp(-odds)), 4)
     return max(0.9, confidence) if named else confidence

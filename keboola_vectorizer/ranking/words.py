@@ -48,6 +48,11 @@ def _split(text: str) -> list[str]:
     return [fold(w.lower()) for w in _WORD.findall(_CAMEL.sub(" ", text))]
 
 
+def word_set(text: str) -> set[str]:
+    """The distinct normalised words of `text` (as `set(words(text))`, folding each distinct word once)."""
+    return {fold(w.lower()) for w in set(_WORD.findall(_CAMEL.sub(" ", text)))}
+
+
 def find_run(run: list[str], sequence: list[str]) -> int | None:
     """Where `run` first occurs in `sequence`, word for word and in order; None if it does not."""
     width = len(run)
