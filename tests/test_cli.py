@@ -96,6 +96,22 @@ def test_a_search_process_leaves_with_all_its_output_and_exit_hooks(small_index:
     assert missing.returncode == 10  # a failing read keeps its exit code
 
 
+def test_a_local_json_search_draws_nothing_with_rich(small_index: dict[str, str]) -> None:
+    """JSON output never imports rich (cli/render.py): a cold `search --json` is waited on."""
+    probe = ("import atexit, sys; "
+             "atexit.register(lambda: print('RICH', 'rich' in sys.modules, file=sys.stderr)); "
+             "sys.argv = ['keboola-vectorizer', 'search', 'euro exchange rates', '--json']; "
+             "from keboola_vectorizer.cli.entry import main; main()")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("KBC_", "QDRANT_", "DD_", "KV_"))},
+           **small_index}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)
+    assert "RICH False" in done.stderr, done.stderr
+    text = run_cli("search", "euro exchange rates", "--limit", "2", env=small_index)
+    assert text.returncode == 0 and "Results for" in text.stdout and "2." in text.stdout, text.stderr
+
+
 def test_search_filters_restrict_results(small_index: dict[str, str]) -> None:
     result = run_cli("search", "newsletter data", "--json", "--project", str(SECOND), "--kind", "table",
                      env=small_index)

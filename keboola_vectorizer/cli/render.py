@@ -1,26 +1,37 @@
 """Every output of the CLI: JSON on stdout (scrubbed of secrets), rich tables, result blocks, the
 lineage tree and progress bars on stderr. Text from the index or the user is printed safe (no
-terminal control characters, no rich markup)."""
+terminal control characters, no rich markup).
+
+rich is imported where text is drawn, never for JSON: a cold `search --json` is a command people and
+agents wait on, and rich's console, tables and progress bars take a tenth of a second to import."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
-
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.style import Style
-from rich.table import Table
-from rich.text import Text
-from rich.tree import Tree
+from typing import TYPE_CHECKING, Any
 
 from keboola_vectorizer.cli.json_output import print_json as print_json  # re-exported: every output is here
 from keboola_vectorizer.redact import scrub
 
-stdout = Console()
-stderr = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@functools.cache
+def console(to_stderr: bool = False) -> Console:
+    """The console on stdout (or stderr), made on first use; it writes to whatever sys.stdout is then."""
+    from rich.console import Console
+
+    return Console(stderr=to_stderr)
+
+
+def __getattr__(name: str) -> Any:
+    """`render.stdout` and `render.stderr`, the consoles, for the commands that print themselves."""
+    if name in ("stdout", "stderr"):
+        return console(name == "stderr")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _CONTROL_CHARS = {code: None for code in (*range(0, 9), *range(11, 32), 127)}
 
@@ -28,26 +39,31 @@ _CONTROL_CHARS = {code: None for code in (*range(0, 9), *range(11, 32), 127)}
 def safe(value: Any) -> str:
     """Text from the index or the user, made safe to print: no terminal control characters (an ESC
     in a configuration name must not recolour or retitle the terminal) and no rich markup."""
+    from rich.markup import escape
+
     return escape(str(value).translate(_CONTROL_CHARS))
 
 
 def error_line(text: str) -> None:
     """The one line a failure prints (text, never markup: messages quote names and API answers)."""
-    stderr.print(f"[red]error:[/] {safe(scrub(text))}", highlight=False, soft_wrap=True)
+    console(True).print(f"[red]error:[/] {safe(scrub(text))}", highlight=False, soft_wrap=True)
 
 
 def unexpected_error(error: Exception) -> None:
     """The last resort's one line: never a traceback, which may hold secrets."""
-    stderr.print(f"[red]error:[/] unexpected {type(error).__name__}: {safe(scrub(str(error))[:300])} — "
+    console(True).print(f"[red]error:[/] unexpected {type(error).__name__}: {safe(scrub(str(error))[:300])} — "
                  "rerun with KV_DEBUG=1 for the traceback and report it", highlight=False, soft_wrap=True)
 
 
 @contextmanager
 def progress_bars(enabled: bool) -> Iterator[Callable[[str, int, int | None], None]]:
     """A progress callback drawing rich bars on stderr (only on a terminal)."""
+    stderr = console(True)
     if not enabled or not stderr.is_terminal:
         yield lambda stage, advance, total: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=stderr, transient=False) as bars:
         tasks: dict[str, Any] = {}
@@ -66,16 +82,21 @@ def progress_bars(enabled: bool) -> Iterator[Callable[[str, int, int | None], No
 def counts(data: dict[str, Any]) -> None:
     projects = data.get("projects") or {}
     if isinstance(projects, dict) and projects:
+        from rich.table import Table
+
         table = Table("project", *next(iter(projects.values())).keys())
         for project_id, values in projects.items():
             table.add_row(str(project_id), *(str(v) for v in values.values()))
-        stdout.print(table)
+        console().print(table)
 
 
 def summary(data: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
+    from rich.table import Table
+
+    stdout = console()
     table = Table(title=f"Run summary — {data.get('collection')} ({data.get('embedder')})")
     columns = ("extracted", "embedded", "skipped", "upserted", "deleted", "payload_updated")
     for column in columns:
@@ -99,9 +120,13 @@ def results(found: list[Any], as_json: bool, title: str) -> None:
     if as_json:
         print_json([r.to_json() for r in found])
         return
+    stdout = console()
     if not found:
         stdout.print("No results.")
         return
+    from rich.style import Style
+    from rich.text import Text
+
     from keboola_vectorizer.ranking.confidence import explain_line, no_good_match
 
     stdout.print(f"[bold]{safe(title)}[/]")
@@ -126,6 +151,11 @@ def lineage(result: Any, as_json: bool) -> None:
     if as_json:
         print_json(result.to_json())
         return
+    from rich.markup import escape
+    from rich.text import Text
+    from rich.tree import Tree
+
+    stdout = console()
     root = result.root
     stdout.print(f"[bold]{root.name}[/]  [cyan]{root.kind}[/]  [dim]{root.id}[/]", soft_wrap=True,
                  highlight=False)
@@ -147,6 +177,9 @@ def status(data: dict[str, Any], as_json: bool, watch_lines: list[str]) -> None:
     if as_json:
         print_json(data)
         return
+    from rich.table import Table
+
+    stdout = console()
     if not data["exists"]:
         stdout.print(f"No index at {data['location']} — run `keboola-vectorizer index` first.")
         return
@@ -170,6 +203,7 @@ def doctor(checks: list[Any], ok: bool, as_json: bool) -> None:
     if as_json:
         print_json({"ok": ok, "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks]})
         return
+    stdout = console()
     for check in checks:
         mark = "[green]ok[/]  " if check.ok else "[red]FAIL[/]"
         stdout.print(f"{mark} {check.name}: {safe(scrub(check.detail))}", soft_wrap=True, highlight=False)
@@ -179,9 +213,9 @@ def snapshot(info: Any, as_json: bool, action: str) -> None:
     if as_json:
         print_json(info.to_dict())
     elif action == "create":
-        stdout.print(f"Snapshot [bold]{info.name}[/] of {info.collection}: {info.points} points")
+        console().print(f"Snapshot [bold]{info.name}[/] of {info.collection}: {info.points} points")
     else:
-        stdout.print(f"Restored [bold]{info.name}[/]: {info.points} points, content hashes verified")
+        console().print(f"Restored [bold]{info.name}[/]: {info.points} points, content hashes verified")
 
 
 def snapshots(infos: list[Any], as_json: bool) -> None:
@@ -189,9 +223,11 @@ def snapshots(infos: list[Any], as_json: bool) -> None:
         print_json([info.to_dict() for info in infos])
         return
     if not infos:
-        stdout.print("No snapshots.")
+        console().print("No snapshots.")
         return
+    from rich.table import Table
+
     table = Table("name", "collection", "points", "taken at")
     for info in infos:
         table.add_row(info.name, info.collection, str(info.points), str(info.taken_at))
-    stdout.print(table)
+    console().print(table)

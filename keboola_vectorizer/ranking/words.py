@@ -66,7 +66,16 @@ def spellings(name: str) -> tuple[str, ...]:
 
 
 def content_words(text: str, extra_stop: frozenset[str] = frozenset()) -> list[str]:
-    return [w for w in words(text) if w not in STOPWORDS and w not in extra_stop]
+    """`words(text)` less function words and `extra_stop`."""
+    if len(text) <= NAME_CHARS:
+        return list(_remembered_content(text, extra_stop))
+    return [w for w in _split(text) if w not in STOPWORDS and w not in extra_stop]
+
+
+@lru_cache(maxsize=32_768)
+def _remembered_content(text: str, extra_stop: frozenset[str]) -> tuple[str, ...]:
+    # Identity asks this of every candidate's name several times a query, with a few fixed stop sets.
+    return tuple(w for w in _remembered(text) if w not in STOPWORDS and w not in extra_stop)
 
 
 def is_code_like(word: str) -> bool:
