@@ -373,3 +373,11 @@ def test_word_set_is_the_set_of_words() -> None:
             "bdm_orders 9006ke analyses status HTTPServer") * 3
     assert word_set(text) == set(words(text))
     assert {"customer", "order", "category", "pipedrive", "http", "server"} <= word_set(text)
+
+
+def test_function_words_are_dropped_in_their_folded_form_too() -> None:
+    """"does" folds to "doe": a question with it still says nothing but the name."""
+    matcher = IdentityMatcher("where does employee come from", [{"kind": "table", "name": "employee"},
+                                                                 {"kind": "table", "name": "lead"}])
+    assert "doe" not in matcher.query_content
+    assert matcher.strength({"kind": "table", "name": "employee"}) >= EXACT_BUT_KIND

@@ -13,14 +13,6 @@ from functools import lru_cache
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _WORD = re.compile(r"[A-Za-z0-9]+")
 
-# Function words: they carry no identity. Kept short on purpose, and English only.
-STOPWORDS = frozenset({
-    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has", "have", "how",
-    "i", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "our", "that", "the", "their", "there",
-    "this", "to", "was", "we", "what", "when", "where", "which", "who", "whose", "why", "with", "you", "your",
-    "all", "any", "each", "find", "get", "give", "list", "show", "tell", "about", "called", "named",
-})
-
 
 def fold(word: str) -> str:
     """Plural folding: enough for names and questions to meet, not a stemmer."""
@@ -30,6 +22,16 @@ def fold(word: str) -> str:
         return word[:-1]
     return word
 
+
+# Function words: they carry no identity. Kept short on purpose, and English only.
+_FUNCTION_WORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has", "have", "how",
+    "i", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "our", "that", "the", "their", "there",
+    "this", "to", "was", "we", "what", "when", "where", "which", "who", "whose", "why", "with", "you", "your",
+    "all", "any", "each", "find", "get", "give", "list", "show", "tell", "about", "called", "named",
+})
+# Compared with folded words, so in folded form too ("does" folds to "doe").
+STOPWORDS = _FUNCTION_WORDS | frozenset(fold(w) for w in _FUNCTION_WORDS)
 
 NAME_CHARS = 200  # texts up to this long (names, questions) are remembered: they recur in every search
 
