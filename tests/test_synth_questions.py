@@ -52,3 +52,23 @@ def test_every_class_comes_from_the_snapshots_names() -> None:
     assert asked["daily sales in team 1 reporting"] == ["1/table/out.c-x.dailySales"]
     assert asked["daily snapshots in team 2 reporting"] == ["2/configuration/c/20"]
     assert by_class["lineage upstream"][0]["relevant"] == ["1/configuration/c/10"]
+
+
+def test_varied_phrasings_keep_each_class_and_its_answers() -> None:
+    generate = _generate()
+    plain = generate(_docs(), per_class=40, seed=7)
+    varied = generate(_docs(), per_class=40, seed=7, varied=True)
+    assert varied == generate(_docs(), per_class=40, seed=7, varied=True)  # seeded: the same set each time
+    assert [r["relevant"] for r in varied if r["class"] == "exact name"] == \
+        [r["relevant"] for r in plain if r["class"] == "exact name"]
+    # The two flows running tasks of one name still make one question, answered by both.
+    flows = [r for r in varied if r["class"] == "flow"]
+    assert len(flows) == 1 and flows[0]["relevant"] == ["1/configuration/c/11", "2/configuration/c/21"]
+    assert "daily snapshots" in flows[0]["query"]
+    # Across many names every phrasing of a class turns up.
+    many = [(f"1/table/out.c-x.t{i}", {"kind": "table", "name": f"table{i}", "project_id": 1,
+                                        "produced_by": ["1/configuration/c/10"]}) for i in range(60)]
+    module_phrasings = {"what produces the table{} table", "where does table{} come from"}
+    asked = {r["query"] for r in generate(many, per_class=60, seed=7, varied=True) if r["class"] == "lineage upstream"}
+    for phrasing in module_phrasings:
+        assert any(q.startswith(phrasing.split("{}")[0]) for q in asked), phrasing
