@@ -112,6 +112,22 @@ def test_a_local_json_search_draws_nothing_with_rich(small_index: dict[str, str]
     assert text.returncode == 0 and "Results for" in text.stdout and "2." in text.stdout, text.stderr
 
 
+def test_cold_search_parts_times_every_phase(small_index: dict[str, str]) -> None:
+    script = Path(__file__).resolve().parents[1] / "scripts" / "cold_search_parts.py"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("KBC_", "QDRANT_", "DD_", "KV_"))},
+           **small_index}
+    done = subprocess.run([sys.executable, str(script), "--runs", "1"], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = {line.split("|")[1].strip(): line for line in done.stdout.splitlines() if line.startswith("| ")}
+    for phase in ("import the CLI", "shard loaded", "query vector ready", "first search", "**to the first answer**"):
+        median = rows[phase].split("|")[2].strip()
+        assert median.isdigit() and int(median) >= 0, rows[phase]
+    missing = subprocess.run([sys.executable, str(script), "--runs", "1"], capture_output=True, text=True,
+                             env={**env, "QDRANT_PATH": "/nonexistent/kv"}, timeout=300)
+    assert missing.returncode != 0 and "error:" in missing.stderr
+
+
 def test_search_filters_restrict_results(small_index: dict[str, str]) -> None:
     result = run_cli("search", "newsletter data", "--json", "--project", str(SECOND), "--kind", "table",
                      env=small_index)
