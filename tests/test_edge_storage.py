@@ -52,7 +52,32 @@ def test_new_shards_map_every_tier_and_index_only_what_queries_use(tmp_path: Pat
         indexed = store._open().info().payload_schema
         assert {"project_id", "kind", "table_id", "last_changed_at", "branch_kind"} <= set(indexed)
         assert not {"document_id", "content_hash", "indexed_at"} & set(indexed)
+        # Read from payloads, never filtered on: their indexes would only slow every shard's open.
+        assert not {"produced_by", "consumed_by", "component_type"} & set(indexed)
         assert all(str(info.params.memory) == "Memory.Cold" for info in indexed.values())
+    finally:
+        store.close()
+
+
+def test_a_shard_with_indexes_no_query_uses_drops_them_on_its_next_write(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    retired = ("produced_by", "consumed_by", "component_type")
+    monkeypatch.setattr(shard_config, "KEYWORD_FIELDS", (*shard_config.KEYWORD_FIELDS, *retired))
+    store = EdgeStore(tmp_path)
+    try:
+        store.ensure(META)
+        store.upsert(records(0, 3))
+        assert set(retired) <= set(store._open().info().payload_schema)
+    finally:
+        store.close()
+    monkeypatch.undo()
+    store = EdgeStore(tmp_path)
+    try:
+        assert set(retired) <= set(store._open().info().payload_schema)  # a read changes nothing
+        store.upsert(records(3, 2))
+        indexed = set(store._open().info().payload_schema)
+        assert not set(retired) & indexed and set(shard_config.indexed_fields()) <= indexed
+        assert store.count() == 5
     finally:
         store.close()
 

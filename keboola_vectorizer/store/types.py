@@ -21,14 +21,15 @@ SPARSE_VECTOR = "bm25"
 SearchMode = Literal["dense", "sparse", "hybrid"]
 
 # Payload fields with a Qdrant payload index, by schema type: every field a filter, facet or order
-# uses. `document_id`, `content_hash` and `indexed_at` are read, never filtered on: one distinct value
-# per point made their indexes the largest (a third of a 100k shard's open time, ~1 KB of RAM a
-# point in the appendable segment) for no query. `branch_kind` is on dev-branch points only, but every
-# default search leaves them out by it: without its index Qdrant cannot tell how many points that
-# condition keeps and scans every vector instead of walking the HNSW graph (53 ms against 4 ms for
-# a dense query at 100k points, scripts/bench_search.py).
-KEYWORD_FIELDS = ("kind", "component_id", "component_type", "bucket_id", "table_id",
-                  "stage", "produced_by", "consumed_by", "branch_kind")
+# uses (SearchFilters.by_field, the dev-branch condition, `status`' facets, the newest change), and no
+# other. Opening a shard loads every index of every segment, so an index no query reads still costs
+# each search process: `produced_by`, `consumed_by` and `component_type` are read from payloads, never
+# filtered on, and their indexes were a quarter of a 100k shard's open time (scripts/
+# cold_search_parts.py); `document_id`, `content_hash` and `indexed_at`, one value a point, another
+# third before. `branch_kind` is on dev-branch points only, but every default search leaves them out
+# by it: without its index Qdrant cannot tell how many points that condition keeps and scans every
+# vector instead of walking the HNSW graph (53 ms against 4 ms for a dense query at 100k points).
+KEYWORD_FIELDS = ("kind", "component_id", "bucket_id", "table_id", "stage", "branch_kind")
 INTEGER_FIELDS = ("project_id",)
 DATETIME_FIELDS = ("last_changed_at",)
 

@@ -57,9 +57,17 @@ def edge_config(dimension: int) -> EdgeConfig:
     )
 
 
-def add_missing_payload_indexes(shard: EdgeShard) -> None:
-    """Indexes a shard built by an older version lacks (the first write of a run adds them)."""
-    create_payload_indexes(shard, have=frozenset(shard.info().payload_schema))
+def align_payload_indexes(shard: EdgeShard) -> None:
+    """The indexes a shard built by an older version lacks, added, and those no query uses any more,
+    dropped (the first write of a run does both; a read never changes a shard)."""
+    have = frozenset(shard.info().payload_schema)
+    create_payload_indexes(shard, have=have)
+    for field_name in sorted(have - set(indexed_fields())):
+        shard.update(UpdateOperation.delete_field_index(field_name))
+
+
+def indexed_fields() -> tuple[str, ...]:
+    return (*KEYWORD_FIELDS, *INTEGER_FIELDS, *DATETIME_FIELDS)
 
 
 def create_payload_indexes(shard: EdgeShard, have: frozenset[str] = frozenset()) -> None:

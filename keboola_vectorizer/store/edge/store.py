@@ -186,7 +186,7 @@ class EdgeStore(StoreCore):
         if not self._dirty:
             edge_manifest.mark_writing(Path(self._shard_path).parent)
             self._dirty = True
-            shard_config.add_missing_payload_indexes(shard)
+            shard_config.align_payload_indexes(shard)
         self._wrote = True
         return shard
 
