@@ -52,7 +52,7 @@ def error_line(text: str) -> None:
 def unexpected_error(error: Exception) -> None:
     """The last resort's one line: never a traceback, which may hold secrets."""
     console(True).print(f"[red]error:[/] unexpected {type(error).__name__}: {safe(scrub(str(error))[:300])} — "
-                 "rerun with KV_DEBUG=1 for the traceback and report it", highlight=False, soft_wrap=True)
+                        "rerun with KV_DEBUG=1 for the traceback and report it", highlight=False, soft_wrap=True)
 
 
 @contextmanager
