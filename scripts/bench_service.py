@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -121,6 +122,13 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="kv-bench-service-"))
+    try:
+        run(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the index it built: ~250 MB that nothing reads again
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
     qdrant_path = args.qdrant_path or work / "qdrant"
     env = {**os.environ, "QDRANT_PATH": str(qdrant_path), "HF_HUB_OFFLINE": "1"}
     env.pop("KV_SERVICE_URL", None)
