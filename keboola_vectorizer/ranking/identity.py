@@ -36,7 +36,6 @@ def _ids(payload: dict[str, Any]) -> list[str]:
     return [str(v).lower() for v in values if v and len(str(v)) >= 5]
 
 
-
 class IdentityMatcher:
     """Scores candidates' names against one query; word rarity comes from the candidates themselves."""
 

@@ -46,13 +46,17 @@ def _remembered(text: str) -> tuple[str, ...]:
     return tuple(_split(text))
 
 
+def _raw_words(text: str) -> list[str]:
+    return _WORD.findall(_CAMEL.sub(" ", text))
+
+
 def _split(text: str) -> list[str]:
-    return [fold(w.lower()) for w in _WORD.findall(_CAMEL.sub(" ", text))]
+    return [fold(w.lower()) for w in _raw_words(text)]
 
 
 def word_set(text: str) -> set[str]:
     """The distinct normalised words of `text` (as `set(words(text))`, folding each distinct word once)."""
-    return {fold(w.lower()) for w in set(_WORD.findall(_CAMEL.sub(" ", text)))}
+    return {fold(w.lower()) for w in set(_raw_words(text))}
 
 
 def find_run(run: list[str], sequence: list[str]) -> int | None:

@@ -16,8 +16,6 @@ from keboola_vectorizer.errors import ConfigError
 from keboola_vectorizer.search_result import MAX_RESULTS
 from keboola_vectorizer.service.backend import Backend, SearchQuery
 
-MAX_LIMIT = MAX_RESULTS  # as the CLI's --limit
-
 
 class SearchResponse(BaseModel):
     results: list[dict[str, Any]] = Field(description="Best first; the objects of `search --json` plus "
@@ -73,7 +71,7 @@ def backend(request: Request) -> Backend:
 
 
 ListParam = Annotated[list[str] | None, Query()]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Limit = Annotated[int, Query(ge=1, le=MAX_RESULTS)]
 
 
 @router.get("/search", response_model=SearchResponse, summary="Search by meaning, with facet counts")

@@ -16,7 +16,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from keboola_vectorizer.errors import VectorizerError
-from keboola_vectorizer.service.api import MAX_LIMIT, search_query
+from keboola_vectorizer.search_result import MAX_RESULTS
+from keboola_vectorizer.service.api import search_query
 from keboola_vectorizer.service.auth import COOKIE, COOKIE_MAX_AGE, key_matches, presented_key
 from keboola_vectorizer.service.backend import Backend, SearchQuery
 from keboola_vectorizer.service.lineage_svg import lineage_svg
@@ -86,7 +87,7 @@ async def _results_context(request: Request) -> dict[str, Any]:
         context["autofocus"] = True
         return context
     try:
-        limit = min(int((params.get("limit") or ["20"])[0]), MAX_LIMIT)
+        limit = min(int((params.get("limit") or ["20"])[0]), MAX_RESULTS)
         query = search_query(q, params.get("kind"), params.get("project"), params.get("bucket"),
                              params.get("component"), params.get("stage"),
                              (params.get("mode") or ["hybrid"])[0], limit)
